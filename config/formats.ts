@@ -1,0 +1,81 @@
+import { DURATION_HINT, parseDuration } from '../src/shared/duration.js';
+import { isIdString } from '../src/shared/ids.js';
+import { isTimeZone } from '../src/shared/time.js';
+import { cronError } from '../src/schedule/cron.js';
+
+/**
+ * convict formats. Each throws an Error whose message completes the sentence
+ * "<setting> …", so that the loader can print `<source>: <setting> "<value>" <message>`.
+ */
+export const formats = {
+  duration: {
+    validate(value: unknown) {
+      if (parseDuration(value) === undefined) throw new Error(`is not a duration (${DURATION_HINT})`);
+    },
+  },
+  'positive-duration': {
+    validate(value: unknown) {
+      const ms = parseDuration(value);
+      if (ms === undefined) throw new Error(`is not a duration (${DURATION_HINT})`);
+      if (ms <= 0) throw new Error('must be greater than zero');
+    },
+  },
+  cron: {
+    validate(value: unknown) {
+      if (typeof value !== 'string') throw new Error('is not a cron expression');
+      const problem = cronError(value);
+      if (problem) throw new Error(`is not a valid cron expression (${problem})`);
+    },
+  },
+  'http-url': {
+    validate(value: unknown) {
+      let url: URL | undefined;
+      try {
+        url = new URL(String(value));
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new Error('is not an http(s) URL');
+    },
+  },
+  'redis-url': {
+    validate(value: unknown) {
+      let url: URL | undefined;
+      try {
+        url = new URL(String(value));
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) {
+        throw new Error('is not a redis:// or rediss:// URL');
+      }
+    },
+  },
+  'decimal-id': {
+    validate(value: unknown) {
+      if (value === '') return; // "missing" is reported by the loader, with the variable to set
+      if (!isIdString(value)) throw new Error('is not a decimal id');
+    },
+  },
+  'time-zone': {
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !isTimeZone(value)) throw new Error('is not an IANA time zone (e.g. Asia/Shanghai)');
+    },
+  },
+  'key-prefix': {
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !/^[A-Za-z0-9_.\-:{}]{1,64}$/.test(value)) {
+        throw new Error('must be 1-64 characters of letters, digits, _ . - : { }');
+      }
+    },
+  },
+  scopes: {
+    validate(value: unknown) {
+      const allowed = ['ongoing', 'closed', 'over'];
+      if (!Array.isArray(value) || value.length === 0 || value.some((s) => !allowed.includes(s))) {
+        throw new Error(`must be a non-empty list of ${allowed.join(', ')}`);
+      }
+    },
+    coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
+  },
+} as const;

@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import convict from 'convict';
+import { ConfigError } from '../src/shared/errors.js';
+import { parseDuration } from '../src/shared/duration.js';
+import { registerSecret } from '../src/shared/secrets.js';
+import { buildSchema } from './schema.js';
+import { formats } from './formats.js';
+
+export interface JobSettings {
+  enabled: boolean;
+  everyMs: number | null;
+  cron: string | null;
+  /** undefined: as the job file says; false: none; a string: this cron. */
+  alsoAt: string | false | undefined;
+  ttlMs: number | null;
+  emptyTtlMs: number | null;
+}
+
+/** The checked, typed configuration. Durations are milliseconds. */
+export interface Config {
+  redis: { url: string };
+  cache: { prefix: string };
+  upstream: {
+    baseUrl: string;
+    groupId: string;
+    timeoutMs: number;
+    retries: number;
+    concurrency: number;
+    /** The token as configured now; with a token file it is read again on every call. */
+    token(): string;
+  };
+  group: { timezone: string };
+  projects: { scopes: string[] };
+  worker: { concurrency: number };
+  log: { level: string };
+  jobs: Record<string, JobSettings>;
+}
+
+export interface LoadOptions {
+  /** The JSON file given with --config. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  jobNames: readonly string[];
+  /** False for commands that only read Redis (`status`): no token or group id needed. @defaultValue true */
+  requireUpstream?: boolean;
+}
+
+let formatsAdded = false;
+
+/**
+ * Loads defaults, then the file, then the environment (convict's order), and
+ * validates strictly. Any problem is one ConfigError line naming the source,
+ * the setting, the value (unless secret) and what is wrong.
+ */
+export function loadConfig(options: LoadOptions): Config {
+  if (!formatsAdded) {
+    for (const [name, format] of Object.entries(formats)) convict.addFormat({ name, ...format });
+    formatsAdded = true;
+  }
+  const env = options.env ?? process.env;
+  const schema = buildSchema(options.jobNames);
+  const conf = convict(schema as never, { env, args: [] });
+  const fileName = options.file ? basename(options.file) : undefined;
+  let fileData: Record<string, unknown> | undefined;
+  if (options.file) {
+    fileData = readJsonFile(options.file);
+    conf.load(fileData);
+  }
+  try {
+    conf.validate({ allowed: 'strict' });
+  } catch (error) {
+    throw new ConfigError(describeValidation(String((error as Error).message), schema, env, fileName, fileData, options.jobNames));
+  }
+
+  const get = (key: string) => conf.get(key as never) as unknown;
+  const upstreamToken = String(get('upstream.token'));
+  const tokenFile = String(get('upstream.tokenFile'));
+  const requireUpstream = options.requireUpstream ?? true;
+  const token = requireUpstream || upstreamToken || tokenFile ? resolveToken(upstreamToken, tokenFile) : () => '';
+  registerSecret(token());
+  const redisUrl = String(get('redis.url'));
+  registerSecret(safePassword(redisUrl));
+
+  const groupId = String(get('upstream.groupId'));
+  if (!groupId && requireUpstream) throw new ConfigError('upstream.groupId: missing (set UPSTREAM_GROUP_ID)');
+
+  const jobs: Record<string, JobSettings> = {};
+  for (const name of options.jobNames) {
+    const raw = get(`jobs.${name}`) as Record<string, unknown>;
+    if (raw.every !== null && raw.cron !== null) {
+      throw new ConfigError(`${fileName ?? 'config'}: jobs.${name}: give either every or cron, not both`);
+    }
+    const alsoAt = raw.alsoAt;
+    if (alsoAt !== null && alsoAt !== false && typeof alsoAt !== 'string') {
+      throw new ConfigError(`${fileName ?? 'config'}: jobs.${name}.alsoAt ${JSON.stringify(alsoAt)} must be a cron expression or false`);
+    }
+    if (typeof alsoAt === 'string') {
+      try {
+        formats.cron.validate(alsoAt);
+      } catch (error) {
+        throw new ConfigError(`${fileName ?? 'config'}: jobs.${name}.alsoAt ${JSON.stringify(alsoAt)} ${(error as Error).message}`);
+      }
+    }
+    jobs[name] = {
+      enabled: Boolean(raw.enabled),
+      everyMs: raw.every === null ? null : parseDuration(raw.every)!,
+      cron: raw.cron === null ? null : String(raw.cron),
+      alsoAt: alsoAt === null ? undefined : (alsoAt as string | false),
+      ttlMs: raw.ttl === null ? null : parseDuration(raw.ttl)!,
+      emptyTtlMs: raw.emptyTtl === null ? null : parseDuration(raw.emptyTtl)!,
+    };
+  }
+
+  return {
+    redis: { url: redisUrl },
+    cache: { prefix: String(get('cache.prefix')) },
+    upstream: {
+      baseUrl: String(get('upstream.baseUrl')).replace(/\/+$/, ''),
+      groupId,
+      timeoutMs: parseDuration(get('upstream.timeout'))!,
+      retries: Number(get('upstream.retries')),
+      concurrency: Math.max(1, Number(get('upstream.concurrency'))),
+      token,
+    },
+    group: { timezone: String(get('group.timezone')) },
+    projects: { scopes: get('projects.scopes') as string[] },
+    worker: { concurrency: Math.max(1, Number(get('worker.concurrency'))) },
+    log: { level: String(get('log.level')) },
+    jobs,
+  };
+}
+
+function readJsonFile(path: string): Record<string, unknown> {
+  const name = basename(path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`--config ${path}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${name}: not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ConfigError(`${name}: must hold a JSON object`);
+  }
+  return data as Record<string, unknown>;
+}
+
+/** The token, from UPSTREAM_TOKEN or else the token file, read on every call so a rotation is picked up. */
+function resolveToken(token: string, tokenFile: string): () => string {
+  if (token) return () => token;
+  if (!tokenFile) throw new ConfigError('upstream.token: missing (set UPSTREAM_TOKEN or UPSTREAM_TOKEN_FILE)');
+  const read = () => {
+    let text: string;
+    try {
+      text = readFileSync(tokenFile, 'utf8').trim();
+    } catch (error) {
+      throw new ConfigError(`upstream.tokenFile: cannot read ${tokenFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    }
+    if (!text) throw new ConfigError(`upstream.tokenFile: ${tokenFile} is empty`);
+    registerSecret(text);
+    return text;
+  };
+  read();
+  return read;
+}
+
+function safePassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Turns convict's message into one line: `<source>: <setting> "<value>" <problem>`. */
+function describeValidation(
+  message: string,
+  schema: ReturnType<typeof buildSchema>,
+  env: NodeJS.ProcessEnv,
+  fileName: string | undefined,
+  fileData: Record<string, unknown> | undefined,
+  jobNames: readonly string[],
+): string {
+  const lines = message.split('\n').filter(Boolean);
+  const described = lines.map((line) => {
+    const undeclared = /^configuration param '(.+)' not declared in the schema$/.exec(line);
+    if (undeclared) {
+      const setting = undeclared[1]!;
+      const job = /^jobs\.([^.]+)(\.|$)/.exec(setting);
+      if (job && !jobNames.includes(job[1]!)) {
+        return `${fileName ?? 'config'}: jobs.${job[1]} is not a job (valid: ${jobNames.join(', ')})`;
+      }
+      return `${fileName ?? 'config'}: ${setting} is not a setting`;
+    }
+    const invalid = /^([\w.-]+): (.*?)(?:: value was (.*))?$/.exec(line);
+    if (!invalid) return line;
+    const [, setting, problem, value] = invalid;
+    const envName = envOf(schema, setting!);
+    const source = envName && env[envName] !== undefined ? envName : fileHas(fileData, setting!) ? fileName! : 'default';
+    return `${source}: ${setting}${value ? ` ${value}` : ''} ${problem!.trim()}`;
+  });
+  return described.join('; ');
+}
+
+function envOf(schema: ReturnType<typeof buildSchema>, setting: string): string | undefined {
+  let node: unknown = schema;
+  for (const part of setting.split('.')) node = (node as Record<string, unknown> | undefined)?.[part];
+  const envName = (node as { env?: unknown } | undefined)?.env;
+  return typeof envName === 'string' ? envName : undefined;
+}
+
+function fileHas(data: Record<string, unknown> | undefined, setting: string): boolean {
+  let node: unknown = data;
+  for (const part of setting.split('.')) {
+    if (typeof node !== 'object' || node === null || !(part in node)) return false;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return true;
+}

@@ -1,0 +1,108 @@
+import type { Queue } from 'bullmq';
+import type { JobPlan } from '../definition/parse.js';
+import { formatDuration } from '../shared/duration.js';
+import { nextCronRun } from './cron.js';
+
+/** The data of every job the schedulers create: never anything secret. */
+export interface WarmJobData {
+  trigger: 'schedule' | 'manual';
+}
+
+export interface DesiredScheduler {
+  id: string;
+  job: string;
+  every?: number;
+  pattern?: string;
+  tz?: string;
+}
+
+/** Scheduler id of a job's extra cron run (daily-stats after midnight). */
+const ALSO_AT_SUFFIX = '@alsoAt';
+
+/** The schedulers the enabled plans ask for: one per job, plus one per `alsoAt`. */
+export function desiredSchedulers(plans: readonly JobPlan[], timeZone: string): DesiredScheduler[] {
+  const out: DesiredScheduler[] = [];
+  for (const plan of plans) {
+    if (!plan.enabled) continue;
+    const name = plan.job.name;
+    if (plan.everyMs !== undefined) out.push({ id: name, job: name, every: plan.everyMs });
+    else if (plan.cron !== undefined) out.push({ id: name, job: name, pattern: plan.cron, tz: timeZone });
+    if (plan.alsoAt !== undefined) out.push({ id: name + ALSO_AT_SUFFIX, job: name, pattern: plan.alsoAt, tz: timeZone });
+  }
+  return out;
+}
+
+export interface ReconcileReport {
+  upserted: string[];
+  removed: string[];
+  unchanged: string[];
+}
+
+const JOB_OPTIONS = {
+  // Bounded history: enough to inspect recent runs, never a growing list.
+  removeOnComplete: { count: 100 },
+  removeOnFail: { count: 500 },
+  attempts: 1,
+};
+
+/**
+ * Makes the queue's schedulers match the plans. A scheduler whose cadence is
+ * unchanged is left alone, so restarting replicas neither reset its next run
+ * nor add runs; a changed one is upserted (BullMQ replaces it in place); one
+ * no enabled job asks for is removed. Upserts are idempotent by id, which is
+ * what keeps "one scheduler per job" when several replicas start together.
+ */
+export async function reconcileSchedulers(queue: Queue, desired: readonly DesiredScheduler[]): Promise<ReconcileReport> {
+  const existing = await queue.getJobSchedulers(0, -1, true);
+  const byId = new Map(existing.map((s) => [s.key, s]));
+  const report: ReconcileReport = { upserted: [], removed: [], unchanged: [] };
+  for (const want of desired) {
+    const have = byId.get(want.id);
+    const same =
+      have !== undefined &&
+      have.name === want.job &&
+      (have.every === undefined ? undefined : Number(have.every)) === want.every &&
+      (have.pattern ?? undefined) === want.pattern &&
+      (have.tz ?? undefined) === want.tz;
+    if (same) {
+      report.unchanged.push(want.id);
+      continue;
+    }
+    const repeat = want.every !== undefined ? { every: want.every } : { pattern: want.pattern!, tz: want.tz! };
+    await queue.upsertJobScheduler(want.id, repeat, { name: want.job, data: { trigger: 'schedule' } satisfies WarmJobData, opts: JOB_OPTIONS });
+    report.upserted.push(want.id);
+  }
+  const wanted = new Set(desired.map((d) => d.id));
+  for (const have of existing) {
+    if (!wanted.has(have.key)) {
+      await queue.removeJobScheduler(have.key);
+      report.removed.push(have.key);
+    }
+  }
+  return report;
+}
+
+/** A person's reading of a plan's cadence: `every 5m`, `cron 0 * * * * (Asia/Shanghai)`, plus `alsoAt`. */
+export function describeSchedule(plan: JobPlan, timeZone: string): string {
+  if (!plan.enabled) return 'disabled';
+  const main = plan.everyMs !== undefined ? `every ${formatDuration(plan.everyMs)}` : `cron ${plan.cron} (${timeZone})`;
+  return plan.alsoAt ? `${main} + cron ${plan.alsoAt} (${timeZone})` : main;
+}
+
+/**
+ * Next run of a plan: the earliest `next` BullMQ holds for its schedulers;
+ * for cron schedules croner computes it when the queue has no scheduler yet.
+ */
+export function nextRunAt(plan: JobPlan, timeZone: string, schedulers: readonly { key: string; next?: number }[]): Date | undefined {
+  if (!plan.enabled) return undefined;
+  const ids = [plan.job.name, plan.job.name + ALSO_AT_SUFFIX];
+  const nexts = schedulers.filter((s) => ids.includes(s.key) && s.next !== undefined).map((s) => Number(s.next));
+  const crons = [plan.cron, plan.alsoAt].filter((c): c is string => c !== undefined);
+  if (nexts.length === 0) {
+    for (const cron of crons) {
+      const next = nextCronRun(cron, timeZone);
+      if (next) nexts.push(next.getTime());
+    }
+  }
+  return nexts.length ? new Date(Math.min(...nexts)) : undefined;
+}
