@@ -13,7 +13,9 @@ export interface StatusDocument {
 /** The status store joined with the schedule: the document of `status --json`. */
 export async function readStatus(jobs: readonly ParsedJob[], config: Config): Promise<StatusDocument> {
   const redis = connectRedis(config.redis.url, 'cache', { maxRetriesPerRequest: 1, retryStrategy: () => null });
-  const queue = new Queue(QUEUE_NAME, { connection: connectRedis(config.redis.url, 'queue', { retryStrategy: () => null }), prefix: queuePrefix(config) });
+  const queueRedis = connectRedis(config.redis.url, 'queue', { retryStrategy: () => null });
+  // BullMQ does not close a connection it was given.
+  const queue = new Queue(QUEUE_NAME, { connection: queueRedis, prefix: queuePrefix(config) });
   try {
     const plans = planJobs(jobs, config);
     const store = new StatusStore(redis, config.cache.prefix);
@@ -32,7 +34,7 @@ export async function readStatus(jobs: readonly ParsedJob[], config: Config): Pr
     };
   } finally {
     await queue.close().catch(() => undefined);
-    await closeRedis(redis);
+    await Promise.all([closeRedis(queueRedis), closeRedis(redis)]);
   }
 }
 
