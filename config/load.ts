@@ -143,12 +143,23 @@ function readJsonFile(path: string): Record<string, unknown> {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${name}: not valid JSON (${(error as Error).message})`, { cause: error });
+    // V8's message quotes the text around the error, which may be a token
+    // that is not registered as a secret yet: report only where it is.
+    throw new ConfigError(`${name}: not valid JSON (${jsonErrorPosition(text, error)})`);
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new ConfigError(`${name}: must hold a JSON object`);
   }
   return data as Record<string, unknown>;
+}
+
+function jsonErrorPosition(text: string, error: unknown): string {
+  const match = /position (\d+)/.exec(String((error as Error).message));
+  if (!match) return 'unexpected end or token';
+  const before = text.slice(0, Number(match[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return `line ${line}, column ${column}`;
 }
 
 /** How long a token read from the file is reused: a rotation is picked up within this, without a read per request. */
@@ -202,6 +213,14 @@ function describeValidation(
 ): string {
   const lines = message.split('\n').filter(Boolean);
   const described = lines.map((line) => {
+    const overridden = /^configuration param '(.+)' missing from config, did you override its parent\?$/.exec(line);
+    if (overridden) {
+      // A section given a plain value (`"cache": "zsxq"`): name the section once.
+      const top = overridden[1]!.split('.')[0]!;
+      const job = /^jobs\.([^.]+)\./.exec(overridden[1]!);
+      const parent = job && jobNames.includes(job[1]!) && fileHas(fileData, 'jobs') && typeof fileData?.jobs === 'object' && fileData.jobs !== null ? `jobs.${job[1]}` : top;
+      return `${fileName ?? 'config'}: ${parent} must be an object`;
+    }
     const undeclared = /^configuration param '(.+)' not declared in the schema$/.exec(line);
     if (undeclared) {
       const setting = undeclared[1]!;
@@ -218,7 +237,9 @@ function describeValidation(
     const source = envName && env[envName] !== undefined ? envName : fileHas(fileData, setting!) ? fileName! : 'default';
     return `${source}: ${setting}${value ? ` ${value}` : ''} ${problem!.trim()}`;
   });
-  return described.join('; ');
+  const unique = [...new Set(described)];
+  // "cache must be an object" makes "cache is not a setting" redundant.
+  return unique.filter((line) => !unique.some((other) => other !== line && other.endsWith(' must be an object') && line === other.replace(' must be an object', ' is not a setting'))).join('; ');
 }
 
 function envOf(schema: ReturnType<typeof buildSchema>, setting: string): string | undefined {

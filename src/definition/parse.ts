@@ -52,6 +52,9 @@ export function parseJob(raw: unknown, file: string): ParsedJob {
     return ms!;
   };
   const schedule = def.schedule ?? fail('schedule', 'is missing');
+  rejectUnknown(schedule, ['every', 'cron', 'alsoAt'], 'schedule', fail);
+  if (def.paging !== undefined) rejectUnknown(def.paging, ['next', 'maxPages'], 'paging', fail);
+  if (def.providesProjects !== undefined) rejectUnknown(def.providesProjects, ['key', 'ids'], 'providesProjects', fail);
   const everyMs = schedule.every === undefined ? undefined : parseDuration(schedule.every);
   if (schedule.every !== undefined && (everyMs === undefined || everyMs <= 0)) {
     fail('schedule.every', `${JSON.stringify(schedule.every)} is not a positive duration (${DURATION_HINT})`);
@@ -107,6 +110,11 @@ export function parseJob(raw: unknown, file: string): ParsedJob {
     map: def.map! as ParsedJob['map'],
     providesProjects: def.providesProjects,
   });
+}
+
+/** A typo in a nested field (`alsoat`) must not silently drop what it meant to set. */
+function rejectUnknown(value: object, allowed: readonly string[], where: string, fail: (field: string, problem: string) => never): void {
+  for (const key of Object.keys(value)) if (!allowed.includes(key)) fail(`${where}.${key}`, `is not a field of ${where}`);
 }
 
 /** Applies the operator's per-job settings (null: keep the job file's). */

@@ -1,0 +1,316 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { loadConfig, type LoadOptions } from '../../config/load.js';
+import { ConfigError } from '../../src/shared/errors.js';
+
+const JOBS = ['daily-stats', 'leaderboards', 'project-stats', 'projects-list', 'topics'] as const;
+// Distinctive, so that any trace of it in a message is found.
+const TOKEN = '8D0689E0-C534-4673-BDF4-B4DE4B9C55C1_C7FC4C169922C77C';
+const GID = '15555411412112';
+const ENV = { UPSTREAM_TOKEN: TOKEN, UPSTREAM_GROUP_ID: GID };
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cache-warmer-config-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes `config.json` (text or a value to stringify) in the test's directory. */
+function configFile(content: unknown, name = 'config.json'): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+function load(options: Partial<LoadOptions> = {}) {
+  return loadConfig({ jobNames: JOBS, env: { ...ENV }, ...options });
+}
+
+/** The one-line ConfigError message of a load that must fail; never carries the token. */
+function failure(options: Partial<LoadOptions>): string {
+  try {
+    load(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).code).toBe('ERR_CONFIG');
+    const message = (error as Error).message;
+    expect(message).not.toContain('\n');
+    expect(message).not.toContain(TOKEN);
+    expect(message).not.toContain(TOKEN.slice(0, 8));
+    return message;
+  }
+  throw new Error('expected a ConfigError, the configuration was accepted');
+}
+
+describe('loadConfig defaults', () => {
+  it('fills every setting not given from the documented defaults', () => {
+    const config = load();
+    const { upstream, ...rest } = config;
+    expect(rest).toStrictEqual({
+      redis: { url: 'redis://127.0.0.1:6379' },
+      cache: { prefix: 'zsxq' },
+      group: { timezone: 'Asia/Shanghai' },
+      projects: { scopes: ['ongoing'] },
+      worker: { concurrency: 2 },
+      log: { level: 'info' },
+      jobs: Object.fromEntries(
+        JOBS.map((name) => [name, { enabled: true, everyMs: null, cron: null, alsoAt: undefined, ttlMs: null, emptyTtlMs: null }]),
+      ),
+    });
+    expect({ ...upstream, token: upstream.token() }).toStrictEqual({
+      baseUrl: 'https://api.zsxq.com',
+      groupId: GID,
+      timeoutMs: 15_000,
+      retries: 2,
+      concurrency: 4,
+      token: TOKEN,
+    });
+  });
+
+  it('does not read process.env when env is given', () => {
+    const saved = process.env.CACHE_PREFIX;
+    process.env.CACHE_PREFIX = 'from-process-env';
+    try {
+      expect(load().cache.prefix).toBe('zsxq');
+    } finally {
+      if (saved === undefined) delete process.env.CACHE_PREFIX;
+      else process.env.CACHE_PREFIX = saved;
+    }
+  });
+
+  it('needs neither token nor group id for a command that only reads Redis', () => {
+    const config = loadConfig({ jobNames: JOBS, env: {}, requireUpstream: false });
+    expect(config.upstream.token()).toBe('');
+    expect(config.upstream.groupId).toBe('');
+  });
+});
+
+describe('loadConfig from the environment', () => {
+  it('reads each documented variable', () => {
+    const config = load({
+      env: {
+        ...ENV,
+        REDIS_URL: 'redis://127.0.0.1:6390/3',
+        CACHE_PREFIX: 'test-abc',
+        UPSTREAM_BASE_URL: 'http://127.0.0.1:8080/',
+        UPSTREAM_GROUP_ID: '42',
+        GROUP_TIMEZONE: 'America/New_York',
+        LOG_LEVEL: 'debug',
+        UPSTREAM_TIMEOUT: '2s',
+        UPSTREAM_RETRIES: '0',
+        UPSTREAM_CONCURRENCY: '8',
+        WORKER_CONCURRENCY: '3',
+        PROJECT_SCOPES: 'ongoing, closed',
+      },
+    });
+    expect(config.redis.url).toBe('redis://127.0.0.1:6390/3');
+    expect(config.cache.prefix).toBe('test-abc');
+    // The trailing slash goes, so that paths join with one.
+    expect(config.upstream.baseUrl).toBe('http://127.0.0.1:8080');
+    expect(config.upstream.groupId).toBe('42');
+    expect(config.group.timezone).toBe('America/New_York');
+    expect(config.log.level).toBe('debug');
+    expect(config.upstream.timeoutMs).toBe(2000);
+    expect(config.upstream.retries).toBe(0);
+    expect(config.upstream.concurrency).toBe(8);
+    expect(config.worker.concurrency).toBe(3);
+    expect(config.projects.scopes).toEqual(['ongoing', 'closed']);
+  });
+
+  it('reads the token from UPSTREAM_TOKEN_FILE, trimmed', () => {
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    const config = load({ env: { UPSTREAM_TOKEN_FILE: tokenFile, UPSTREAM_GROUP_ID: GID } });
+    expect(config.upstream.token()).toBe(TOKEN);
+  });
+
+  describe('with a token file that is rotated', () => {
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2025-12-10T08:00:00.000Z'));
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('picks up the new token within a second, without reading the file on every call', () => {
+      const tokenFile = join(dir, 'token');
+      writeFileSync(tokenFile, TOKEN);
+      const config = load({ env: { UPSTREAM_TOKEN_FILE: tokenFile, UPSTREAM_GROUP_ID: GID } });
+      writeFileSync(tokenFile, 'ROTATED-TOKEN-0001\n');
+      vi.setSystemTime(new Date('2025-12-10T08:00:00.500Z'));
+      expect(config.upstream.token()).toBe(TOKEN);
+      vi.setSystemTime(new Date('2025-12-10T08:00:01.001Z'));
+      expect(config.upstream.token()).toBe('ROTATED-TOKEN-0001');
+    });
+
+    it('keeps the last good token while the file is briefly missing or empty', () => {
+      const tokenFile = join(dir, 'token');
+      writeFileSync(tokenFile, TOKEN);
+      const config = load({ env: { UPSTREAM_TOKEN_FILE: tokenFile, UPSTREAM_GROUP_ID: GID } });
+      rmSync(tokenFile);
+      vi.setSystemTime(new Date('2025-12-10T08:00:02.000Z'));
+      expect(config.upstream.token()).toBe(TOKEN);
+      writeFileSync(tokenFile, '');
+      vi.setSystemTime(new Date('2025-12-10T08:00:04.000Z'));
+      expect(config.upstream.token()).toBe(TOKEN);
+    });
+  });
+
+  it('prefers UPSTREAM_TOKEN over the token file', () => {
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'FROM-THE-FILE-0001');
+    expect(load({ env: { ...ENV, UPSTREAM_TOKEN_FILE: tokenFile } }).upstream.token()).toBe(TOKEN);
+  });
+
+  it('fails at load when the token file cannot be read or is empty', () => {
+    const missing = join(dir, 'no-such-token');
+    expect(failure({ env: { UPSTREAM_TOKEN_FILE: missing, UPSTREAM_GROUP_ID: GID } })).toBe(`upstream.tokenFile: cannot read ${missing} (ENOENT)`);
+    const empty = join(dir, 'empty-token');
+    writeFileSync(empty, ' \n');
+    expect(failure({ env: { UPSTREAM_TOKEN_FILE: empty, UPSTREAM_GROUP_ID: GID } })).toBe(`upstream.tokenFile: ${empty} is empty`);
+  });
+
+  it('lets the environment override the file', () => {
+    const file = configFile({ cache: { prefix: 'from-file' }, log: { level: 'warn' } });
+    const config = load({ file, env: { ...ENV, CACHE_PREFIX: 'from-env' } });
+    expect(config.cache.prefix).toBe('from-env');
+    expect(config.log.level).toBe('warn');
+  });
+});
+
+describe('loadConfig from a file', () => {
+  it('applies per-job settings, durations in milliseconds', () => {
+    const file = configFile({
+      jobs: {
+        topics: { every: '2s', ttl: '10s', emptyTtl: '4s', enabled: true },
+        leaderboards: { cron: '0 */10 * * * *' },
+        'daily-stats': { alsoAt: false, enabled: false },
+        'project-stats': { alsoAt: '0 30 0 * * *' },
+      },
+    });
+    const { jobs } = load({ file });
+    expect(jobs.topics).toStrictEqual({ enabled: true, everyMs: 2000, cron: null, alsoAt: undefined, ttlMs: 10_000, emptyTtlMs: 4000 });
+    expect(jobs.leaderboards).toStrictEqual({ enabled: true, everyMs: null, cron: '0 */10 * * * *', alsoAt: undefined, ttlMs: null, emptyTtlMs: null });
+    expect(jobs['daily-stats']).toMatchObject({ enabled: false, alsoAt: false });
+    expect(jobs['project-stats']!.alsoAt).toBe('0 30 0 * * *');
+    expect(jobs['projects-list']).toStrictEqual({ enabled: true, everyMs: null, cron: null, alsoAt: undefined, ttlMs: null, emptyTtlMs: null });
+  });
+
+  it('reads the other settings from the file too', () => {
+    const file = configFile({ upstream: { baseUrl: 'https://example.test', groupId: '7', timeout: '3s' }, projects: { scopes: ['closed', 'over'] } });
+    const config = load({ file, env: { UPSTREAM_TOKEN: TOKEN } });
+    expect([config.upstream.baseUrl, config.upstream.groupId, config.upstream.timeoutMs]).toEqual(['https://example.test', '7', 3000]);
+    expect(config.projects.scopes).toEqual(['closed', 'over']);
+  });
+});
+
+describe('loadConfig errors', () => {
+  it('rejects an unknown setting, naming the file and the setting', () => {
+    expect(failure({ file: configFile({ upstream: { tokn: TOKEN } }) })).toBe('config.json: upstream.tokn is not a setting');
+  });
+
+  it('rejects an unknown job, listing the valid ones', () => {
+    expect(failure({ file: configFile({ jobs: { topicz: { every: '5m' } } }) })).toBe(
+      'config.json: jobs.topicz is not a job (valid: daily-stats, leaderboards, project-stats, projects-list, topics)',
+    );
+  });
+
+  it('rejects an unknown per-job setting', () => {
+    expect(failure({ file: configFile({ jobs: { topics: { evry: '5m' } } }) })).toBe('config.json: jobs.topics.evry is not a setting');
+  });
+
+  it('rejects a duration that is not one, naming the file, the setting and the value', () => {
+    expect(failure({ file: configFile({ jobs: { topics: { every: 'banana' } } }) })).toBe(
+      'config.json: jobs.topics.every "banana" is not a duration (e.g. 500ms, 30s, 5m, 2h)',
+    );
+    expect(failure({ file: configFile({ jobs: { topics: { ttl: '0s' } } }) })).toContain('config.json: jobs.topics.ttl "0s" must be greater than zero');
+  });
+
+  it('names the environment variable when the bad value came from it', () => {
+    expect(failure({ env: { ...ENV, UPSTREAM_TIMEOUT: 'banana' } })).toBe('UPSTREAM_TIMEOUT: upstream.timeout "banana" is not a duration (e.g. 500ms, 30s, 5m, 2h)');
+    expect(failure({ env: { ...ENV, LOG_LEVEL: 'loud' } })).toMatch(/^LOG_LEVEL: log\.level "loud" must be one of the possible values/);
+    expect(failure({ env: { ...ENV, GROUP_TIMEZONE: 'Mars/Olympus' } })).toBe('GROUP_TIMEZONE: group.timezone "Mars/Olympus" is not an IANA time zone (e.g. Asia/Shanghai)');
+    expect(failure({ env: { ...ENV, UPSTREAM_GROUP_ID: '12a' } })).toBe('UPSTREAM_GROUP_ID: upstream.groupId "12a" is not a decimal id');
+    expect(failure({ env: { ...ENV, CACHE_PREFIX: 'has space' } })).toContain('CACHE_PREFIX: cache.prefix "has space"');
+    expect(failure({ env: { ...ENV, PROJECT_SCOPES: 'ongoing,future' } })).toContain('PROJECT_SCOPES: projects.scopes');
+  });
+
+  it('rejects a bad cron and a bad alsoAt', () => {
+    expect(failure({ file: configFile({ jobs: { topics: { cron: '61 * * * *' } } }) })).toMatch(
+      /^config\.json: jobs\.topics\.cron "61 \* \* \* \*" is not a valid cron expression \(.+\)$/,
+    );
+    expect(failure({ file: configFile({ jobs: { 'daily-stats': { alsoAt: 'at midnight' } } }) })).toMatch(
+      /^config\.json: jobs\.daily-stats\.alsoAt "at midnight" is not a valid cron expression/,
+    );
+    expect(failure({ file: configFile({ jobs: { 'daily-stats': { alsoAt: true } } }) })).toBe(
+      'config.json: jobs.daily-stats.alsoAt true must be a cron expression or false',
+    );
+  });
+
+  it('rejects every and cron together', () => {
+    expect(failure({ file: configFile({ jobs: { topics: { every: '5m', cron: '0 * * * *' } } }) })).toBe(
+      'config.json: jobs.topics: give either every or cron, not both',
+    );
+  });
+
+  it('asks for the token when none is configured', () => {
+    expect(failure({ env: { UPSTREAM_GROUP_ID: GID } })).toBe('upstream.token: missing (set UPSTREAM_TOKEN or UPSTREAM_TOKEN_FILE)');
+  });
+
+  it('asks for the group id when none is configured', () => {
+    expect(failure({ env: { UPSTREAM_TOKEN: TOKEN } })).toBe('upstream.groupId: missing (set UPSTREAM_GROUP_ID)');
+  });
+
+  it('rejects a malformed upstream URL', () => {
+    expect(failure({ env: { ...ENV, UPSTREAM_BASE_URL: 'not a url' } })).toBe('UPSTREAM_BASE_URL: upstream.baseUrl "not a url" is not an http(s) URL');
+    expect(failure({ env: { ...ENV, UPSTREAM_BASE_URL: 'ftp://api.zsxq.com' } })).toContain('is not an http(s) URL');
+  });
+
+  it('rejects a Redis URL that is not redis:// without printing it, since it may hold a password', () => {
+    const message = failure({ env: { ...ENV, REDIS_URL: 'http://:Pw-7f3a9c2e@127.0.0.1:6379' } });
+    expect(message).toBe('REDIS_URL: redis.url is not a redis:// or rediss:// URL');
+    expect(message).not.toContain('Pw-7f3a9c2e');
+  });
+
+  it('rejects a file that is not valid JSON or not an object', () => {
+    expect(failure({ file: configFile('{ "cache": ') })).toMatch(/^config\.json: not valid JSON \(.+\)$/);
+    expect(failure({ file: configFile('[1, 2]') })).toBe('config.json: must hold a JSON object');
+  });
+
+  it('names the file and the section when a section is given a plain value', () => {
+    // Convict reports every setting under the section as "missing from config, did you override its parent?".
+    const message = failure({ file: configFile({ cache: 'zsxq' }) });
+    expect(message).toMatch(/^config\.json: cache /);
+    expect(message).not.toContain('configuration param');
+  });
+
+  it('reports a config file that cannot be read', () => {
+    const path = join(dir, 'absent.json');
+    expect(failure({ file: path })).toBe(`--config ${path}: cannot read the file (ENOENT)`);
+  });
+
+  it('puts several problems on one line', () => {
+    const message = failure({ file: configFile({ jobs: { topics: { every: 'banana' } }, cache: { prefix: 'a b' } }) });
+    expect(message).toContain('jobs.topics.every "banana"');
+    expect(message).toContain('cache.prefix "a b"');
+  });
+
+  it('never prints the token, whatever else is wrong', () => {
+    failure({ env: { ...ENV, UPSTREAM_TIMEOUT: 'banana' } });
+    failure({ file: configFile({ upstream: { token: TOKEN, tokn: TOKEN } }) });
+    const typed = failure({ file: configFile({ upstream: { token: 12345678 } }), env: { UPSTREAM_GROUP_ID: GID } });
+    expect(typed).toBe('config.json: upstream.token must be of type String');
+    failure({ file: configFile({ upstream: { token: TOKEN }, jobs: { topics: { every: 'banana' } } }) });
+  });
+
+  it('never prints the token of a config file that is not valid JSON', () => {
+    // A common slip: the token in single quotes. V8's JSON.parse message quotes the text around the error.
+    failure({ file: configFile(`{ "upstream": { "token": '${TOKEN}' } }`) });
+    failure({ file: configFile(`{ "upstream": { "token": ${TOKEN} } }`) });
+  });
+});
