@@ -5,7 +5,8 @@ import { contractUser, count, user } from '../src/definition/schemas.js';
 const MAX_RANKINGS = 100;
 
 const page = z.object({
-  ranking_list: z.array(z.object({ user, rankings: count, checkined_days: count })).default([]),
+  // Required: an answer without the list is not an empty leaderboard.
+  ranking_list: z.array(z.object({ user, rankings: count, checkined_days: count })),
 });
 type Page = z.infer<typeof page>;
 

@@ -16,7 +16,9 @@ const topic = z.object({
   create_time: z.string(),
 });
 
-const page = z.object({ topics: z.array(topic).default([]) });
+// The list must be there (`"topics": []` when empty): an answer without it is
+// not an empty answer, and must not replace good data with an empty list.
+const page = z.object({ topics: z.array(topic) });
 type Page = z.infer<typeof page>;
 
 /** The 20 latest check-in topics of every project, newest first. */

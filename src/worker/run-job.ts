@@ -67,8 +67,8 @@ export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRec
     );
     await writer.flush();
     if (firstError) {
-      // All failed: the unit's own error says most; some failed: say how many.
-      firstError = itemsOk === 0 && itemsFailed === 1 ? firstError : new PartialRefreshError(itemsFailed, itemsFailed + itemsOk, firstError);
+      // All failed: the units' own error says most; some failed: say how many.
+      firstError = itemsOk === 0 ? firstError : new PartialRefreshError(itemsFailed, itemsFailed + itemsOk, firstError);
     }
   } catch (error) {
     firstError = error as Error;

@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import { StatusStore, type RunRecord } from '../../src/status/store.js';
+import { harnessPerTest } from '../support/harness.js';
+
+// The status store needs no upstream: a one-project simulator keeps the harness cheap.
+const create = harnessPerTest({ projects: 1 });
+
+const HOUR = 3_600_000;
+
+function record(overrides: Partial<RunRecord> & { at: number }): RunRecord {
+  return {
+    job: 'topics',
+    ok: true,
+    durationMs: 120,
+    keysWritten: 3,
+    bytesWritten: 900,
+    itemsOk: 3,
+    itemsFailed: 0,
+    trigger: 'schedule',
+    ...overrides,
+  };
+}
+
+describe('StatusStore', () => {
+  it('reports zero counts and null fields for a job that never ran', async () => {
+    const h = await create();
+    const [status] = await h.runtime.run.status.read(['topics']);
+    expect(status).toEqual({
+      name: 'topics',
+      runs: 0,
+      successes: 0,
+      failures: 0,
+      itemsOk: 0,
+      itemsFailed: 0,
+      successRate: null,
+      successRate24h: null,
+      runs24h: 0,
+      firstRunAt: null,
+      lastRunAt: null,
+      lastSuccessAt: null,
+      lastFailureAt: null,
+      lastError: null,
+      lastDurationMs: null,
+      lastKeysWritten: null,
+      lastBytesWritten: null,
+      lastTrigger: null,
+    });
+    expect(await h.runtime.run.status.knownJobs()).toEqual([]);
+  });
+
+  it('counts runs, successes and failures and keeps the last run’s error, duration, keys and trigger', async () => {
+    const h = await create();
+    const store = h.runtime.run.status;
+    const t0 = Date.now() - 10 * 60_000;
+    await store.record(record({ at: t0, itemsOk: 5 }));
+    await store.record(record({ at: t0 + 60_000, ok: false, itemsOk: 2, itemsFailed: 1, error: 'ERR_UPSTREAM_REJECTED: code 1030', durationMs: 40, keysWritten: 2, bytesWritten: 10, trigger: 'once' }));
+    await store.record(record({ at: t0 + 120_000, itemsOk: 4 }));
+    await store.record(record({ at: t0 + 180_000, durationMs: 777.6, keysWritten: 9, bytesWritten: 4321, trigger: 'manual' }));
+
+    const [status] = await store.read(['topics']);
+    expect(status).toEqual({
+      name: 'topics',
+      runs: 4,
+      successes: 3,
+      failures: 1,
+      itemsOk: 5 + 2 + 4 + 3,
+      itemsFailed: 1,
+      successRate: 0.75,
+      successRate24h: 0.75,
+      runs24h: 4,
+      firstRunAt: new Date(t0).toISOString(),
+      lastRunAt: new Date(t0 + 180_000).toISOString(),
+      lastSuccessAt: new Date(t0 + 180_000).toISOString(),
+      lastFailureAt: new Date(t0 + 60_000).toISOString(),
+      lastError: 'ERR_UPSTREAM_REJECTED: code 1030',
+      lastDurationMs: 778,
+      lastKeysWritten: 9,
+      lastBytesWritten: 4321,
+      lastTrigger: 'manual',
+    });
+    expect(await store.knownJobs()).toEqual(['topics']);
+  });
+
+  it('keeps jobs apart and lists every job that ever recorded a run', async () => {
+    const h = await create();
+    const store = h.runtime.run.status;
+    const now = Date.now();
+    await store.record(record({ job: 'topics', at: now }));
+    await store.record(record({ job: 'old-job', at: now, ok: false, error: 'gone' }));
+    const [topics, old, never] = await store.read(['topics', 'old-job', 'leaderboards']);
+    expect([topics!.runs, topics!.failures, old!.runs, old!.failures, never!.runs]).toEqual([1, 0, 1, 1, 0]);
+    expect(await store.knownJobs()).toEqual(['old-job', 'topics']);
+  });
+
+  it.each([
+    ['before', 'old runs first'],
+    ['after', 'old runs last'],
+  ])('leaves runs older than 24 hours out of successRate24h but keeps them in the all-time rate (%s the recent ones)', async (order) => {
+    const h = await create();
+    const store = h.runtime.run.status;
+    const now = Date.now();
+    const old = [record({ at: now - 30 * HOUR, ok: false, error: 'old' }), record({ at: now - 25 * HOUR, ok: false, error: 'old' }), record({ at: now - 25 * HOUR })];
+    const recent = [record({ at: now - 23 * HOUR }), record({ at: now - HOUR, ok: false, error: 'recent' }), record({ at: now - 60_000 })];
+    for (const run of order === 'before' ? [...old, ...recent] : [...recent, ...old]) await store.record(run);
+
+    const [status] = await store.read(['topics'], now);
+    expect(status).toMatchObject({ runs: 6, successes: 3, failures: 3, successRate: 0.5, runs24h: 3 });
+    expect(status!.successRate24h).toBeCloseTo(2 / 3, 10);
+  });
+
+  it('reads the 24-hour rate relative to the given instant', async () => {
+    const h = await create();
+    const store = h.runtime.run.status;
+    const now = Date.now();
+    await store.record(record({ at: now - 2 * HOUR, ok: false, error: 'x' }));
+    await store.record(record({ at: now }));
+    expect((await store.read(['topics'], now))[0]).toMatchObject({ runs24h: 2, successRate24h: 0.5 });
+    // 23 hours later only the newer run is inside the window; two days later neither is, though both still count all-time.
+    expect((await store.read(['topics'], now + 23 * HOUR))[0]).toMatchObject({ runs24h: 1, successRate24h: 1 });
+    expect((await store.read(['topics'], now + 48 * HOUR))[0]).toMatchObject({ runs24h: 0, successRate24h: null, successRate: 0.5 });
+  });
+
+  it('scrubs the upstream token from a recorded error and caps its length', async () => {
+    const h = await create();
+    const store = h.runtime.run.status;
+    await store.record(record({ at: Date.now(), ok: false, error: `ERR_UPSTREAM_AUTH: token ${h.token} ${'x'.repeat(1000)}` }));
+    const [status] = await store.read(['topics']);
+    expect(status!.lastError).not.toContain(h.token);
+    expect(status!.lastError).toMatch(/^ERR_UPSTREAM_AUTH: token \[redacted\] x+$/);
+    expect(status!.lastError!.length).toBe(500);
+  });
+
+  it('sums concurrent records from several clients exactly', async () => {
+    const h = await create();
+    const clients = [h.connect('cache'), h.connect('cache'), h.connect('cache'), h.connect('cache')];
+    const stores = clients.map((c) => new StatusStore(c, h.prefix));
+    const perClient = 40;
+    const now = Date.now();
+    await Promise.all(
+      stores.map((store, c) =>
+        Promise.all(
+          Array.from({ length: perClient }, (_, i) =>
+            store.record(
+              record({
+                job: i % 2 === 0 ? 'topics' : 'leaderboards',
+                at: now - (i % 5) * 60_000,
+                ok: i % 4 !== 1,
+                itemsOk: c + 1,
+                itemsFailed: i % 4 === 1 ? 1 : 0,
+                ...(i % 4 === 1 ? { error: `client ${c} run ${i}` } : {}),
+              }),
+            ),
+          ),
+        ),
+      ),
+    );
+
+    const [topics, leaderboards] = await h.runtime.run.status.read(['topics', 'leaderboards']);
+    const runsPerJob = (stores.length * perClient) / 2;
+    const failuresOfLeaderboards = stores.length * (perClient / 4); // i % 4 === 1 only happens for odd i
+    const itemsOkPerJob = (perClient / 2) * (1 + 2 + 3 + 4);
+    expect(topics).toMatchObject({ runs: runsPerJob, successes: runsPerJob, failures: 0, runs24h: runsPerJob, itemsOk: itemsOkPerJob, itemsFailed: 0 });
+    expect(leaderboards).toMatchObject({
+      runs: runsPerJob,
+      successes: runsPerJob - failuresOfLeaderboards,
+      failures: failuresOfLeaderboards,
+      runs24h: runsPerJob,
+      itemsOk: itemsOkPerJob,
+      itemsFailed: failuresOfLeaderboards,
+      successRate: (runsPerJob - failuresOfLeaderboards) / runsPerJob,
+    });
+    expect(leaderboards!.lastError).toMatch(/^client \d run \d+$/);
+    expect(await h.runtime.run.status.knownJobs()).toEqual(['leaderboards', 'topics']);
+  });
+
+  it('records what a real refresh did', async () => {
+    const h = await create();
+    const before = Date.now();
+    const result = await h.run('projects-list', 'manual');
+    const [status] = await h.runtime.run.status.read(['projects-list']);
+    expect(status).toMatchObject({
+      runs: 1,
+      successes: 1,
+      failures: 0,
+      itemsOk: 3,
+      successRate: 1,
+      lastKeysWritten: result.keysWritten,
+      lastBytesWritten: result.bytesWritten,
+      lastDurationMs: Math.round(result.durationMs),
+      lastTrigger: 'manual',
+      lastError: null,
+    });
+    expect(Date.parse(status!.lastRunAt!)).toBeGreaterThanOrEqual(before);
+    expect(result.bytesWritten).toBeGreaterThan(0);
+  });
+});
