@@ -15,24 +15,31 @@ export interface JobSettings {
   alsoAt: string | false | undefined;
   ttlMs: number | null;
   emptyTtlMs: number | null;
+  maxStaleMs: number | null;
 }
 
 /** The checked, typed configuration. Durations are milliseconds. */
 export interface Config {
-  redis: { url: string };
-  cache: { prefix: string };
+  /** `queueUrl` and `cacheUrl` are resolved (each defaults to `url`); `ca` is the CA file's content. */
+  redis: { url: string; queueUrl: string; cacheUrl: string; ca: string | undefined };
+  cache: { prefix: string; maxStaleMs: number };
   upstream: {
     baseUrl: string;
     groupId: string;
     timeoutMs: number;
+    deadlineMs: number;
     retries: number;
+    maxBodyBytes: number;
+    maxRetryAfterMs: number;
     concurrency: number;
     /** The token as configured now; with a token file it is read again on every call. */
     token(): string;
   };
   group: { timezone: string };
   projects: { scopes: string[] };
-  worker: { concurrency: number };
+  worker: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
+  shutdown: { graceMs: number };
+  watchdog: { intervalMs: number; stuckAfterMs: number };
   log: { level: string };
   jobs: Record<string, JobSettings>;
 }
@@ -80,7 +87,19 @@ export function loadConfig(options: LoadOptions): Config {
   const token = requireUpstream || upstreamToken || tokenFile ? resolveToken(upstreamToken, tokenFile) : () => '';
   registerSecret(token());
   const redisUrl = String(get('redis.url'));
-  registerSecret(safePassword(redisUrl));
+  const queueUrl = (get('redis.queueUrl') as string | null) ?? redisUrl;
+  const cacheUrl = (get('redis.cacheUrl') as string | null) ?? redisUrl;
+  for (const url of [redisUrl, queueUrl, cacheUrl]) registerSecret(safePassword(url));
+  const caFile = String(get('redis.caFile'));
+  let ca: string | undefined;
+  if (caFile) {
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`redis.caFile: cannot read ${caFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    }
+  }
+  const ms = (key: string) => parseDuration(get(key))!;
 
   const groupId = String(get('upstream.groupId'));
   if (!groupId && requireUpstream) throw new ConfigError('upstream.groupId: missing (set UPSTREAM_GROUP_ID)');
@@ -109,23 +128,38 @@ export function loadConfig(options: LoadOptions): Config {
       alsoAt: alsoAt === null ? undefined : (alsoAt as string | false),
       ttlMs: raw.ttl === null ? null : parseDuration(raw.ttl)!,
       emptyTtlMs: raw.emptyTtl === null ? null : parseDuration(raw.emptyTtl)!,
+      maxStaleMs: raw.maxStale === null ? null : parseDuration(raw.maxStale)!,
     };
   }
 
+  const graceMs = ms('shutdown.grace');
+  const deadlineMs = ms('upstream.deadline');
+  if (deadlineMs >= graceMs) {
+    throw new ConfigError(`upstream.deadline (${deadlineMs} ms) must be shorter than shutdown.grace (${graceMs} ms), so a request in flight at SIGTERM can finish`);
+  }
   return {
-    redis: { url: redisUrl },
-    cache: { prefix: String(get('cache.prefix')) },
+    redis: { url: redisUrl, queueUrl, cacheUrl, ca },
+    cache: { prefix: String(get('cache.prefix')), maxStaleMs: ms('cache.maxStale') },
     upstream: {
       baseUrl: String(get('upstream.baseUrl')).replace(/\/+$/, ''),
       groupId,
-      timeoutMs: parseDuration(get('upstream.timeout'))!,
+      timeoutMs: ms('upstream.timeout'),
+      deadlineMs,
       retries: Number(get('upstream.retries')),
+      maxBodyBytes: Number(get('upstream.maxBodyBytes')),
+      maxRetryAfterMs: ms('upstream.maxRetryAfter'),
       concurrency: Math.max(1, Number(get('upstream.concurrency'))),
       token,
     },
     group: { timezone: String(get('group.timezone')) },
     projects: { scopes: get('projects.scopes') as string[] },
-    worker: { concurrency: Math.max(1, Number(get('worker.concurrency'))) },
+    worker: {
+      concurrency: Math.max(1, Number(get('worker.concurrency'))),
+      lockDurationMs: ms('worker.lockDuration'),
+      stalledIntervalMs: ms('worker.stalledInterval'),
+    },
+    shutdown: { graceMs },
+    watchdog: { intervalMs: ms('watchdog.interval'), stuckAfterMs: ms('watchdog.stuckAfter') },
     log: { level: String(get('log.level')) },
     jobs,
   };

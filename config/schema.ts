@@ -14,22 +14,30 @@ export function buildSchema(jobNames: readonly string[]) {
       alsoAt: { doc: 'An extra cron run in the group’s time zone; false to drop the job file’s.', format: '*', default: null, nullable: true },
       ttl: { doc: 'TTL of a value.', format: 'positive-duration', default: null, nullable: true },
       emptyTtl: { doc: 'TTL of an empty answer.', format: 'positive-duration', default: null, nullable: true },
+      maxStale: { doc: 'How old a value may get while refreshes fail (replaces cache.maxStale).', format: 'duration', default: null, nullable: true },
     };
   }
   return {
     redis: {
       url: { doc: 'Redis for the queue, the cache and the status store.', format: 'redis-url', default: 'redis://127.0.0.1:6379', env: 'REDIS_URL', sensitive: true },
+      queueUrl: { doc: 'Redis for the BullMQ queue and the status store (noeviction); default redis.url.', format: 'redis-url', default: null, nullable: true, env: 'REDIS_QUEUE_URL', sensitive: true },
+      cacheUrl: { doc: 'Redis for the warmed keys (may evict); default redis.url.', format: 'redis-url', default: null, nullable: true, env: 'REDIS_CACHE_URL', sensitive: true },
+      caFile: { doc: 'PEM file of the CA that signed the Redis servers’ TLS certificates (rediss://).', format: String, default: '', env: 'REDIS_CA_FILE' },
     },
     cache: {
       prefix: { doc: 'Prefix of every key the warmer writes.', format: 'key-prefix', default: 'zsxq', env: 'CACHE_PREFIX' },
+      maxStale: { doc: 'While refreshes fail, keep serving a value until it is this old (by cached_at).', format: 'duration', default: '24h', env: 'CACHE_MAX_STALE' },
     },
     upstream: {
       baseUrl: { doc: 'Base URL of the upstream API.', format: 'http-url', default: 'https://api.zsxq.com', env: 'UPSTREAM_BASE_URL' },
       token: { doc: 'The authorization token (secret).', format: String, default: '', env: 'UPSTREAM_TOKEN', sensitive: true },
       tokenFile: { doc: 'A file holding the token (read when UPSTREAM_TOKEN is not set).', format: String, default: '', env: 'UPSTREAM_TOKEN_FILE' },
       groupId: { doc: 'The group whose check-ins are warmed.', format: 'decimal-id', default: '', env: 'UPSTREAM_GROUP_ID' },
-      timeout: { doc: 'Time for one request attempt, first byte to last.', format: 'positive-duration', default: '15s', env: 'UPSTREAM_TIMEOUT' },
+      timeout: { doc: 'Time for one request attempt, first byte to last.', format: 'positive-duration', default: '5s', env: 'UPSTREAM_TIMEOUT' },
+      deadline: { doc: 'Time for one request, all attempts and backoff included; keep it below shutdown.grace.', format: 'positive-duration', default: '8s', env: 'UPSTREAM_DEADLINE' },
       retries: { doc: 'Retries of one request after a 5xx, reset or timeout.', format: 'nat', default: 2, env: 'UPSTREAM_RETRIES' },
+      maxBodyBytes: { doc: 'Largest body accepted, counted after decompression.', format: 'nat', default: 10 * 1024 * 1024, env: 'UPSTREAM_MAX_BODY_BYTES' },
+      maxRetryAfter: { doc: 'Longest Retry-After honoured when throttled.', format: 'positive-duration', default: '60s', env: 'UPSTREAM_MAX_RETRY_AFTER' },
       concurrency: { doc: 'Requests in flight at once within one job run.', format: 'nat', default: 4, env: 'UPSTREAM_CONCURRENCY' },
     },
     group: {
@@ -40,6 +48,15 @@ export function buildSchema(jobNames: readonly string[]) {
     },
     worker: {
       concurrency: { doc: 'Jobs one daemon runs at once.', format: 'nat', default: 2, env: 'WORKER_CONCURRENCY' },
+      lockDuration: { doc: 'BullMQ job lock: a replica that dies mid-job loses it after this, and another takes the job over.', format: 'positive-duration', default: '30s', env: 'WORKER_LOCK_DURATION' },
+      stalledInterval: { doc: 'How often BullMQ looks for jobs whose replica died.', format: 'positive-duration', default: '30s', env: 'WORKER_STALLED_INTERVAL' },
+    },
+    shutdown: {
+      grace: { doc: 'After SIGTERM, how long running refreshes may take before they are abandoned.', format: 'positive-duration', default: '10s', env: 'SHUTDOWN_GRACE' },
+    },
+    watchdog: {
+      interval: { doc: 'How often the daemon re-checks its schedulers and that its worker consumes.', format: 'positive-duration', default: '30s', env: 'WATCHDOG_INTERVAL' },
+      stuckAfter: { doc: 'A worker that takes no job while a scheduler is this overdue is recreated.', format: 'positive-duration', default: '2m', env: 'WATCHDOG_STUCK_AFTER' },
     },
     log: {
       level: { doc: 'pino log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'LOG_LEVEL' },

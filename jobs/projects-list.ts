@@ -110,5 +110,14 @@ export default defineJob<Page>({
       if (!Array.isArray(projects)) return [];
       return projects.map((p) => (p as { project_id?: unknown }).project_id).filter((x): x is string => typeof x === 'string');
     },
+    detail: (unit) => ({ path: `/v2/groups/${unit.groupId}/checkins/${unit.projectId}` }),
+    // A deleted project's detail answers `{"succeeded": true, "resp_data": {}}`.
+    isGone: (data) => typeof data === 'object' && data !== null && !('checkin' in data),
+    gone: (projectId, cachedAt) => ({
+      key: 'info',
+      params: { id: projectId },
+      value: { project_id: projectId, status: 'deleted', gone: true, cached_at: cachedAt },
+      empty: false,
+    }),
   },
 });

@@ -1,63 +1,179 @@
 import { Queue, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { ParsedJob } from './definition/parse.js';
 import { createRuntime, queuePrefix, QUEUE_NAME } from './runtime.js';
-import { desiredSchedulers, reconcileSchedulers, describeSchedule } from './schedule/schedulers.js';
+import { desiredSchedulers, reconcileSchedulers, describeSchedule, type WarmJobData } from './schedule/schedulers.js';
 import { startWorker } from './worker/worker.js';
 import { closeRedis, connectRedis } from './shared/redis.js';
 import { redactUrl } from './shared/secrets.js';
-import type { WarmJobData } from './schedule/schedulers.js';
+import { Watchdog } from './watchdog.js';
 
 export interface Daemon {
-  /** Stops taking jobs, lets running refreshes finish, closes every connection. */
+  /** Waits for Redis (however long it takes), registers the schedulers and starts the worker. */
+  start(): Promise<void>;
+  /**
+   * Drains: no new job or unit starts; running refreshes get `shutdown.grace`
+   * to finish, then their requests are abandoned and the jobs go back to the
+   * queue; connections close. Safe to call at any time, also during start.
+   */
   stop(): Promise<void>;
   /** Closes at once: running refreshes are abandoned (BullMQ retries them as stalled). */
   forceStop(): Promise<void>;
 }
 
-/** Wires config → schedulers → worker → upstream → cache → status, and starts. */
-export async function startDaemon(jobs: readonly ParsedJob[], config: Config, logger: Logger): Promise<Daemon> {
+/** Logs a connection's errors without flooding: the first, then one a minute with a count. */
+function watchConnection(client: Redis, name: string, logger: Logger): void {
+  let lastLogged = 0;
+  let suppressed = 0;
+  client.on('error', (error) => {
+    const now = Date.now();
+    if (now - lastLogged < 60_000) {
+      suppressed += 1;
+      return;
+    }
+    logger.warn({ err: error, connection: name, suppressed }, 'redis unreachable: retrying with backoff');
+    lastLogged = now;
+    suppressed = 0;
+  });
+  client.on('ready', () => {
+    if (lastLogged > 0) logger.info({ connection: name }, 'redis reachable again');
+    lastLogged = 0;
+  });
+}
+
+/** Wires config → schedulers → worker → upstream → cache → status. */
+export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger: Logger): Daemon {
   const runtime = createRuntime(jobs, config, logger);
+  const plans = [...runtime.plans.values()];
   const prefix = queuePrefix(config);
-  const queueConnection = connectRedis(config.redis.url, 'queue');
-  const workerConnection = connectRedis(config.redis.url, 'queue');
-  for (const [name, client] of [['queue', queueConnection], ['worker', workerConnection]] as const) {
-    client.on('error', (error) => logger.warn({ err: error, connection: name }, 'queue redis connection error'));
-  }
+  const target = { url: config.redis.queueUrl, ca: config.redis.ca };
+  const queueConnection = connectRedis(target, 'queue');
+  const workerConnection = connectRedis(target, 'queue');
+  watchConnection(queueConnection, 'queue', logger);
+  watchConnection(workerConnection, 'worker', logger);
   const queue = new Queue<WarmJobData>(QUEUE_NAME, { connection: queueConnection, prefix });
   queue.on('error', (error) => logger.error({ err: error }, 'queue error'));
+  const desired = desiredSchedulers(plans, config.group.timezone);
+  let worker: Worker | undefined;
+  let stopped = false;
+  let lastActivity = Date.now();
 
-  logger.info(
-    {
-      redis: redactUrl(config.redis.url),
-      upstream: config.upstream.baseUrl,
-      prefix: config.cache.prefix,
-      jobs: Object.fromEntries([...runtime.plans.values()].map((p) => [p.job.name, describeSchedule(p, config.group.timezone)])),
-    },
-    'starting cache-warmer daemon',
-  );
+  runtime.run.upstream.auth.on('closed', () => {
+    const message = 'ERR_UPSTREAM_AUTH: the upstream refused the token (HTTP 401); no request is sent until the token changes';
+    logger.error('upstream token refused (HTTP 401): every job is paused until the token changes (rotate UPSTREAM_TOKEN_FILE)');
+    void runtime.run.status.markAuthFailed(plans.map((p) => p.job.name), Date.now(), message).catch((error) => {
+      logger.warn({ err: error }, 'could not mark the jobs auth failed in the status store');
+    });
+  });
+  runtime.run.upstream.auth.on('opened', () => logger.info('upstream accepts the token again: refreshes resume'));
 
-  const report = await reconcileSchedulers(queue, desiredSchedulers([...runtime.plans.values()], config.group.timezone));
-  logger.info(report, 'schedulers reconciled');
+  const newWorker = () =>
+    startWorker({
+      queueName: QUEUE_NAME,
+      prefix,
+      connection: workerConnection,
+      concurrency: config.worker.concurrency,
+      lockDurationMs: config.worker.lockDurationMs,
+      stalledIntervalMs: config.worker.stalledIntervalMs,
+      plans: runtime.plans,
+      run: runtime.run,
+      logger,
+      onActivity: () => {
+        lastActivity = Date.now();
+      },
+    });
 
-  const worker: Worker = startWorker({
-    queueName: QUEUE_NAME,
-    prefix,
-    connection: workerConnection,
-    concurrency: config.worker.concurrency,
-    plans: runtime.plans,
-    run: runtime.run,
+  const watchdog = new Watchdog({
+    intervalMs: config.watchdog.intervalMs,
+    stuckAfterMs: config.watchdog.stuckAfterMs,
     logger,
+    reconcile: async () => {
+      const report = await reconcileSchedulers(queue, desired);
+      if (report.upserted.length || report.removed.length) {
+        logger.warn(report, 'schedulers did not match the configuration (Redis flushed, evicted or edited?): re-registered');
+      }
+      return queue.getJobSchedulers(0, -1, true);
+    },
+    lastActivity: () => lastActivity,
+    recreateWorker: async () => {
+      const old = worker;
+      worker = undefined;
+      await old?.close(true).catch((error: unknown) => logger.warn({ err: error }, 'closing the stuck worker failed'));
+      if (!stopped) worker = newWorker();
+      lastActivity = Date.now();
+    },
   });
 
-  const closeAll = async (force: boolean) => {
-    await worker.close(force);
-    await queue.close();
+  async function warnOnEvictionPolicy(): Promise<void> {
+    try {
+      const reply = (await queueConnection.config('GET', 'maxmemory-policy')) as string[];
+      const policy = reply[1];
+      if (policy && policy !== 'noeviction') {
+        logger.warn(
+          { policy },
+          'the queue Redis evicts keys (maxmemory-policy is not noeviction): BullMQ may lose schedules; give the queue its own Redis (REDIS_QUEUE_URL)',
+        );
+      }
+    } catch (error) {
+      logger.debug({ err: error }, 'could not read maxmemory-policy (CONFIG may be disabled for this user)');
+    }
+  }
+
+  async function start(): Promise<void> {
+    logger.info(
+      {
+        redisQueue: redactUrl(config.redis.queueUrl),
+        redisCache: redactUrl(config.redis.cacheUrl),
+        upstream: config.upstream.baseUrl,
+        prefix: config.cache.prefix,
+        jobs: Object.fromEntries(plans.map((p) => [p.job.name, describeSchedule(p, config.group.timezone)])),
+      },
+      'starting cache-warmer daemon',
+    );
+    // Commands on the queue connection wait for Redis, however long it is down.
+    const report = await reconcileSchedulers(queue, desired);
+    if (stopped) return;
+    logger.info(report, 'schedulers reconciled');
+    await warnOnEvictionPolicy();
+    if (stopped) return;
+    worker = newWorker();
+    lastActivity = Date.now();
+    watchdog.start();
+  }
+
+  async function closeConnections(): Promise<void> {
+    await queue.close().catch(() => undefined);
     await Promise.all([closeRedis(queueConnection), closeRedis(workerConnection), runtime.close()]);
-  };
-  return {
-    stop: () => closeAll(false),
-    forceStop: () => closeAll(true),
-  };
+  }
+
+  async function stop(): Promise<void> {
+    stopped = true;
+    watchdog.stop();
+    runtime.stopping.abort();
+    const closing = worker?.close() ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'grace'>((resolve) => (timer = setTimeout(() => resolve('grace'), config.shutdown.graceMs)));
+    if ((await Promise.race([closing.then(() => 'closed' as const), graceOver])) === 'grace') {
+      logger.warn({ graceMs: config.shutdown.graceMs }, 'grace period over: abandoning requests in flight');
+      runtime.abort.abort();
+      // Abandoned requests fail at once; the jobs are handed back to the queue.
+      const forced = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
+      if ((await Promise.race([closing.then(() => 'closed' as const), forced])) !== 'closed') await worker?.close(true);
+    }
+    clearTimeout(timer);
+    await closeConnections();
+  }
+
+  async function forceStop(): Promise<void> {
+    stopped = true;
+    watchdog.stop();
+    runtime.stopping.abort();
+    runtime.abort.abort();
+    await worker?.close(true).catch(() => undefined);
+    await closeConnections();
+  }
+
+  return { start, stop, forceStop };
 }

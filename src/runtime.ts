@@ -12,36 +12,64 @@ import type { RunContext } from './worker/run-job.js';
 export interface Runtime {
   plans: ReadonlyMap<string, JobPlan>;
   run: RunContext;
-  redis: Redis;
+  /** The warmed keys' Redis (REDIS_CACHE_URL). */
+  cacheRedis: Redis;
+  /** The status store's Redis: the queue's (REDIS_QUEUE_URL), which must not evict. */
+  statusRedis: Redis;
+  /** Soft stop: refreshes start no new unit once it is aborted. */
+  stopping: AbortController;
+  /** Hard stop: requests in flight are abandoned once it is aborted. */
+  abort: AbortController;
   close(): Promise<void>;
 }
 
 export function planJobs(jobs: readonly ParsedJob[], config: Config): Map<string, JobPlan> {
-  return new Map(jobs.map((job) => [job.name, planJob(job, config.jobs[job.name])]));
+  return new Map(jobs.map((job) => [job.name, planJob(job, config.jobs[job.name], config.cache.maxStaleMs)]));
 }
 
 export function createRuntime(jobs: readonly ParsedJob[], config: Config, logger: Logger): Runtime {
   const plans = planJobs(jobs, config);
-  const redis = connectRedis(config.redis.url, 'cache');
-  redis.on('error', (error) => logger.warn({ err: error }, 'cache redis connection error'));
+  const cacheRedis = connectRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache');
+  const statusRedis =
+    config.redis.queueUrl === config.redis.cacheUrl ? cacheRedis : connectRedis({ url: config.redis.queueUrl, ca: config.redis.ca }, 'cache');
+  for (const client of new Set([cacheRedis, statusRedis])) {
+    client.on('error', (error) => logger.warn({ err: error }, 'redis connection error (cache/status)'));
+  }
+  const stopping = new AbortController();
+  const abort = new AbortController();
   const upstream = createUpstream({
     baseUrl: config.upstream.baseUrl,
     token: config.upstream.token,
     timeoutMs: config.upstream.timeoutMs,
+    deadlineMs: config.upstream.deadlineMs,
     retries: config.upstream.retries,
+    maxBodyBytes: config.upstream.maxBodyBytes,
+    maxRetryAfterMs: config.upstream.maxRetryAfterMs,
+    signal: abort.signal,
   });
   const run: RunContext = {
     upstream,
-    cache: new CacheStore(redis, config.cache.prefix),
-    status: new StatusStore(redis, config.cache.prefix),
+    cache: new CacheStore(cacheRedis, config.cache.prefix),
+    status: new StatusStore(statusRedis, config.cache.prefix),
     logger,
     groupId: config.upstream.groupId,
     timeZone: config.group.timezone,
     scopes: config.projects.scopes,
     concurrency: config.upstream.concurrency,
     projectsProvider: [...plans.values()].find((p) => p.job.providesProjects),
+    stopping: stopping.signal,
   };
-  return { plans, run, redis, close: () => closeRedis(redis) };
+  return {
+    plans,
+    run,
+    cacheRedis,
+    statusRedis,
+    stopping,
+    abort,
+    close: async () => {
+      await Promise.all([...new Set([cacheRedis, statusRedis])].map((client) => closeRedis(client)));
+    },
+  };
 }
 
 /** BullMQ's key prefix: under the cache prefix, so that one prefix owns all of a deployment's keys. */

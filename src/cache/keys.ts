@@ -46,4 +46,6 @@ export const internalKeys = {
   status: (prefix: string, job: string) => `${prefix}:status:${job}`,
   statusBuckets: (prefix: string, job: string) => `${prefix}:status:${job}:buckets`,
   statusJobs: (prefix: string) => `${prefix}:status:jobs`,
+  /** Projects found deleted upstream, left out of the fan-out. */
+  goneProjects: (prefix: string) => `${prefix}:projects:gone`,
 } as const;

@@ -43,6 +43,44 @@ export class CacheStore {
     return { keys: entries.length, bytes };
   }
 
+  /**
+   * Serving stale: keeps the values of `keys` readable while their refresh
+   * fails. Each value's age comes from its own `cached_at`; its TTL is pushed
+   * out to `min(ttlMs, maxStaleMs - age)`, and only ever lengthened
+   * (`PEXPIRE … GT`), so a fresh value another replica wrote meanwhile keeps
+   * its own TTL. Left to expire: a value older than `maxStaleMs`, one with no
+   * readable `cached_at`, and an empty answer (a top-level list that is
+   * empty), which must not outlive an outage. Returns how many keys were extended.
+   */
+  async extendStale(keys: readonly string[], ttlMs: number, maxStaleMs: number, now = Date.now()): Promise<number> {
+    if (keys.length === 0 || maxStaleMs <= 0) return 0;
+    const values = (await this.redis.pipeline(keys.map((key) => ['get', key])).exec()) ?? [];
+    const extend = this.redis.pipeline();
+    let count = 0;
+    keys.forEach((key, i) => {
+      const [error, text] = values[i] ?? [];
+      if (error || typeof text !== 'string') return;
+      const stored = readStored(text);
+      if (!stored || stored.empty) return;
+      const keepMs = Math.min(ttlMs, maxStaleMs - (now - stored.cachedAt));
+      if (keepMs <= 0) return;
+      extend.pexpire(key, keepMs, 'GT');
+      count += 1;
+    });
+    if (count === 0) return 0;
+    const results = (await extend.exec()) ?? [];
+    return results.filter(([error, changed]) => !error && changed === 1).length;
+  }
+
+  /** Ids in the gone-projects set (a hash: id → when found gone). */
+  async goneProjects(key: string): Promise<Set<string>> {
+    return new Set(await this.redis.hkeys(key));
+  }
+
+  async addGoneProject(key: string, projectId: string, ttlMs: number): Promise<void> {
+    await this.redis.multi().hset(key, projectId, String(Date.now())).pexpire(key, ttlMs).exec();
+  }
+
   /** The parsed JSON value of a key, undefined when missing; a value that is not JSON is reported, not returned. */
   async readJson(key: string): Promise<unknown> {
     const text = await this.redis.get(key);
@@ -53,6 +91,21 @@ export class CacheStore {
       throw new WarmerError('ERR_CACHE', `key ${key} does not hold JSON`, { cause: error });
     }
   }
+}
+
+/** What serving stale needs of a stored value: when it was fetched and whether it is an empty answer. */
+function readStored(text: string): { cachedAt: number; empty: boolean } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const cachedAt = Date.parse(String((value as { cached_at?: unknown }).cached_at));
+  if (Number.isNaN(cachedAt)) return undefined;
+  const empty = Object.values(value).some((field) => Array.isArray(field) && field.length === 0);
+  return { cachedAt, empty };
 }
 
 /**

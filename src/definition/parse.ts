@@ -4,7 +4,7 @@ import { DefinitionError } from '../shared/errors.js';
 import { DURATION_HINT, parseDuration } from '../shared/duration.js';
 import { cronError } from '../schedule/cron.js';
 import type { JobSettings } from '../../config/load.js';
-import type { JobDefinition, Output, Paging, RequestSpec, UnitContext } from './types.js';
+import type { JobDefinition, Output, Paging, ProjectsProvider, RequestSpec, UnitContext } from './types.js';
 
 /** A definition checked once at start; the engine accepts nothing else. */
 export interface ParsedJob {
@@ -19,7 +19,7 @@ export interface ParsedJob {
   readonly response: ZodType<unknown>;
   readonly paging: Paging<unknown> | undefined;
   readonly map: (pages: readonly unknown[], unit: UnitContext & { cachedAt: string }) => Output[];
-  readonly providesProjects: { key: string; ids(value: unknown): string[] } | undefined;
+  readonly providesProjects: ProjectsProvider | undefined;
 }
 
 /** A parsed job with the operator's settings applied: what the scheduler and worker run. */
@@ -31,6 +31,8 @@ export interface JobPlan {
   readonly alsoAt: string | undefined;
   readonly ttlMs: number;
   readonly emptyTtlMs: number;
+  /** While refreshes fail, values are served (their TTL extended) until they are this old; 0 turns it off. */
+  readonly maxStaleMs: number;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,40}$/;
@@ -54,7 +56,7 @@ export function parseJob(raw: unknown, file: string): ParsedJob {
   const schedule = def.schedule ?? fail('schedule', 'is missing');
   rejectUnknown(schedule, ['every', 'cron', 'alsoAt'], 'schedule', fail);
   if (def.paging !== undefined) rejectUnknown(def.paging, ['next', 'maxPages'], 'paging', fail);
-  if (def.providesProjects !== undefined) rejectUnknown(def.providesProjects, ['key', 'ids'], 'providesProjects', fail);
+  if (def.providesProjects !== undefined) rejectUnknown(def.providesProjects, ['key', 'ids', 'detail', 'isGone', 'gone'], 'providesProjects', fail);
   const everyMs = schedule.every === undefined ? undefined : parseDuration(schedule.every);
   if (schedule.every !== undefined && (everyMs === undefined || everyMs <= 0)) {
     fail('schedule.every', `${JSON.stringify(schedule.every)} is not a positive duration (${DURATION_HINT})`);
@@ -88,6 +90,9 @@ export function parseJob(raw: unknown, file: string): ParsedJob {
   if (def.providesProjects !== undefined) {
     if (!(def.providesProjects.key in keys)) fail('providesProjects.key', `"${def.providesProjects.key}" is not one of keys`);
     if (def.fanOut !== 'group') fail('providesProjects', 'needs fanOut "group"');
+    for (const fn of ['ids', 'detail', 'isGone', 'gone'] as const) {
+      if (typeof def.providesProjects[fn] !== 'function') fail(`providesProjects.${fn}`, 'must be a function');
+    }
   }
 
   return Object.freeze({
@@ -118,7 +123,7 @@ function rejectUnknown(value: object, allowed: readonly string[], where: string,
 }
 
 /** Applies the operator's per-job settings (null: keep the job file's). */
-export function planJob(job: ParsedJob, settings: JobSettings | undefined): JobPlan {
+export function planJob(job: ParsedJob, settings: JobSettings | undefined, defaultMaxStaleMs = 24 * 3_600_000): JobPlan {
   const cron = settings?.cron ?? (settings?.everyMs ? undefined : job.defaults.cron);
   const everyMs = settings?.everyMs ?? (settings?.cron ? undefined : job.defaults.everyMs);
   const alsoAt = settings?.alsoAt === false ? undefined : (settings?.alsoAt ?? job.defaults.alsoAt);
@@ -130,5 +135,6 @@ export function planJob(job: ParsedJob, settings: JobSettings | undefined): JobP
     alsoAt,
     ttlMs: settings?.ttlMs ?? job.defaults.ttlMs,
     emptyTtlMs: settings?.emptyTtlMs ?? job.defaults.emptyTtlMs,
+    maxStaleMs: settings?.maxStaleMs ?? defaultMaxStaleMs,
   });
 }

@@ -70,7 +70,21 @@ export interface JobDefinition<Page = unknown> {
    * Declares that this job's `key` values list the group's projects: per-project
    * jobs fan out over `ids(value)` of the configured scopes (the variants).
    */
-  providesProjects?: { key: string; ids(value: unknown): string[] };
+  providesProjects?: ProjectsProvider;
+}
+
+/** What the job that lists projects tells the engine about projects. */
+export interface ProjectsProvider {
+  /** The key (of `keys`) whose values list the projects of one scope (the variant). */
+  key: string;
+  /** The project ids in such a value. */
+  ids(value: unknown): string[];
+  /** The request for one project's detail: asked when a per-project answer is empty, to tell a deleted project from a glitch. */
+  detail(unit: UnitContext): RequestSpec;
+  /** Whether a detail answer (`resp_data`) says the project is gone. */
+  isGone(data: unknown): boolean;
+  /** What to cache for a gone project: an output for one of `keys`. */
+  gone(projectId: string, cachedAt: string): Output;
 }
 
 /** Identity with types: lets a jobs/ file be checked against the interface with inference of `Page`. */

@@ -38,6 +38,11 @@ export interface JobStatus {
   lastKeysWritten: number | null;
   lastBytesWritten: number | null;
   lastTrigger: string | null;
+  /** `ok`, `failing` (last run failed), `auth failed` (the token was refused), or `never run`. */
+  state: 'ok' | 'failing' | 'auth failed' | 'never run';
+  throttles: number;
+  lastThrottledAt: string | null;
+  authFailedAt: string | null;
 }
 
 const BUCKET_MS = 5 * 60_000;
@@ -61,6 +66,7 @@ redis.call('HSET', status, 'lastRunAt', now, 'lastDurationMs', ARGV[3], 'lastKey
 if ok then
   redis.call('HINCRBY', status, 'successes', 1)
   redis.call('HSET', status, 'lastSuccessAt', now)
+  redis.call('HDEL', status, 'authFailedAt')
   redis.call('HINCRBY', buckets, ARGV[7] .. ':ok', 1)
 else
   redis.call('HINCRBY', status, 'failures', 1)
@@ -102,6 +108,21 @@ export class StatusStore {
       String(run.bytesWritten),
       scrub(run.error ?? 'unknown error').slice(0, 500),
     );
+  }
+
+  /** Throttling is not a failure: the run is retried after the backoff; it is counted apart. */
+  async recordThrottle(job: string, at: number, delayMs: number): Promise<void> {
+    const key = internalKeys.status(this.prefix, job);
+    await this.redis.multi().hincrby(key, 'throttles', 1).hset(key, 'lastThrottledAt', String(at), 'lastThrottleDelayMs', String(delayMs)).exec();
+  }
+
+  /** Marks every job "auth failed" until its next success (the upstream refused the token). */
+  async markAuthFailed(jobs: readonly string[], at: number, message: string): Promise<void> {
+    const multi = this.redis.multi();
+    for (const job of jobs) {
+      multi.hset(internalKeys.status(this.prefix, job), 'authFailedAt', String(at), 'lastError', scrub(message).slice(0, 500));
+    }
+    await multi.exec();
   }
 
   /** Status of the named jobs, in that order; a job that never ran has zero counts. */
@@ -159,5 +180,9 @@ function toJobStatus(name: string, h: Record<string, string>, buckets: Record<st
     lastKeysWritten: num('lastKeysWritten'),
     lastBytesWritten: num('lastBytesWritten'),
     lastTrigger: h.lastTrigger ?? null,
+    state: h.authFailedAt ? 'auth failed' : runs === 0 ? 'never run' : h.lastResult === 'failed' ? 'failing' : 'ok',
+    throttles: int('throttles'),
+    lastThrottledAt: time('lastThrottledAt'),
+    authFailedAt: time('authFailedAt'),
   };
 }

@@ -1,18 +1,28 @@
-import got, { HTTPError, RequestError, TimeoutError, type Got } from 'got';
-import { UpstreamError, envelopeError } from './errors.js';
+import got, { CancelError, HTTPError, RequestError, TimeoutError, type Got } from 'got';
+import { UpstreamError, envelopeError, isThrottle } from './errors.js';
 import { parseUpstreamJson } from './json.js';
+import { AuthGate, ThrottleState } from './state.js';
+import type { RetryBudget } from './retry-budget.js';
 
 export interface UpstreamOptions {
   /** e.g. `https://api.zsxq.com`. */
   baseUrl: string;
-  /** Read on every request, so a rotated token takes effect without a restart. */
+  /** Read before every request, so a rotated token takes effect without a restart. */
   token: () => string;
-  /** Overall time for one attempt, headers to last byte. @defaultValue 15000 */
+  /** Time for one attempt, headers to last byte (a trickling body is cut off). @defaultValue 5000 */
   timeoutMs?: number;
-  /** Retries of one request after a transient failure (5xx, reset, timeout). @defaultValue 2 */
+  /** Time for one request, all attempts and backoff included. @defaultValue 8000 */
+  deadlineMs?: number;
+  /** Retries of one request after a 5xx, a reset or a timeout. @defaultValue 2 */
   retries?: number;
   /** First retry delay; doubles each time, with full jitter. @defaultValue 500 */
   retryBaseMs?: number;
+  /** Bodies larger than this, counted after decompression, are cut off. @defaultValue 10 MiB */
+  maxBodyBytes?: number;
+  /** Longest wait a `Retry-After` may ask for. @defaultValue 60000 */
+  maxRetryAfterMs?: number;
+  /** Aborts every request in flight (shutdown). */
+  signal?: AbortSignal;
 }
 
 export interface UpstreamRequest {
@@ -27,62 +37,110 @@ export interface UpstreamAnswer {
   expireInSeconds: number | undefined;
 }
 
-export interface Upstream {
-  get(request: UpstreamRequest): Promise<UpstreamAnswer>;
-  /** How many HTTP attempts were made (retries included): for status and benchmarks. */
-  readonly attempts: number;
+export interface RequestOptions {
+  /** Shared by the requests of one refresh: bounds the retries a whole refresh may make. */
+  retryBudget?: RetryBudget;
 }
 
-/** Routes for messages: ids are not secret, but the query is left out to keep messages short. */
-function routeOf(path: string): string {
-  return `GET ${path}`;
+export interface Upstream {
+  get(request: UpstreamRequest, options?: RequestOptions): Promise<UpstreamAnswer>;
+  /** How many HTTP attempts were made (retries included). */
+  readonly attempts: number;
+  /** Closed after a 401 until the token changes: no request is sent meanwhile. */
+  readonly auth: AuthGate;
+  /** How long to back off after throttling, escalating while it repeats. */
+  readonly throttle: ThrottleState;
+  /** The last `x-expire-in` seen, in seconds. */
+  readonly tokenExpiresInSeconds: number | undefined;
 }
+
+export const UPSTREAM_DEFAULTS = {
+  timeoutMs: 5_000,
+  deadlineMs: 8_000,
+  retries: 2,
+  retryBaseMs: 500,
+  maxBodyBytes: 10 * 1024 * 1024,
+  maxRetryAfterMs: 60_000,
+} as const;
 
 export function createUpstream(options: UpstreamOptions): Upstream {
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  const retries = options.retries ?? 2;
-  const retryBaseMs = options.retryBaseMs ?? 500;
+  const o = { ...UPSTREAM_DEFAULTS, ...stripUndefined(options) };
+  const auth = new AuthGate();
+  const throttle = new ThrottleState(o.maxRetryAfterMs);
   let attempts = 0;
+  let tokenExpiresInSeconds: number | undefined;
 
   const client: Got = got.extend({
-    prefixUrl: options.baseUrl,
+    prefixUrl: o.baseUrl,
     // A redirect would carry the authorization header to wherever it points.
     followRedirect: false,
     responseType: 'text',
-    timeout: { request: timeoutMs },
+    timeout: { request: o.timeoutMs },
     retry: {
-      limit: retries,
+      limit: o.retries,
       methods: ['GET'],
+      // 429 is not retried here: throttling backs off the whole queue instead.
       statusCodes: [500, 502, 503, 504],
-      // Full jitter: replicas that failed together do not retry together.
-      calculateDelay: ({ attemptCount, computedValue }) =>
-        computedValue === 0 ? 0 : Math.round(Math.random() * retryBaseMs * 2 ** (attemptCount - 1)),
+      calculateDelay: ({ attemptCount, computedValue, error }) => {
+        if (computedValue === 0) return 0;
+        const budget = (error.options.context as { retryBudget?: RetryBudget }).retryBudget;
+        if (budget && !budget.take()) return 0;
+        // Full jitter: replicas that failed together do not retry together.
+        return Math.round(Math.random() * o.retryBaseMs * 2 ** (attemptCount - 1));
+      },
     },
     headers: { accept: 'application/json', 'user-agent': 'cache-warmer' },
     hooks: {
       beforeRequest: [
         (request) => {
           attempts += 1;
-          request.headers.authorization = options.token();
+          request.headers.authorization = (request.context as { token: string }).token;
         },
       ],
     },
   });
 
-  async function get(request: UpstreamRequest): Promise<UpstreamAnswer> {
-    const route = routeOf(request.path);
+  async function get(request: UpstreamRequest, requestOptions: RequestOptions = {}): Promise<UpstreamAnswer> {
+    const route = `GET ${request.path}`;
+    const token = options.token();
+    auth.check(token, route);
+    if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`);
     const searchParams = new URLSearchParams();
     for (const [name, value] of Object.entries(request.query ?? {})) searchParams.set(name, String(value));
+
+    const deadline = AbortSignal.timeout(o.deadlineMs);
+    const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
+    let tooLarge = false;
     let response;
     try {
-      response = await client.get(request.path.replace(/^\//, ''), { searchParams });
+      const pending = client.get(request.path.replace(/^\//, ''), {
+        searchParams,
+        signal,
+        context: { token, ...(requestOptions.retryBudget ? { retryBudget: requestOptions.retryBudget } : {}) },
+      });
+      // Counted after decompression, so a gzip bomb is cut off at the cap too.
+      pending.on('downloadProgress', ({ transferred }) => {
+        if (transferred > o.maxBodyBytes && !tooLarge) {
+          tooLarge = true;
+          pending.cancel();
+        }
+      });
+      response = await pending;
     } catch (error) {
-      throw translate(route, error);
+      if (tooLarge) {
+        throw new UpstreamError('ERR_UPSTREAM_TOO_LARGE', `${route}: body over ${o.maxBodyBytes} bytes, cut off`, { cause: error });
+      }
+      if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: abandoned, shutting down`, { cause: error });
+      if (deadline.aborted) {
+        throw new UpstreamError('ERR_UPSTREAM_TIMEOUT', `${route}: no answer within ${o.deadlineMs} ms (retries included)`, { retryable: true, cause: error });
+      }
+      const translated = translate(route, error, o.maxRetryAfterMs);
+      if (translated.code === 'ERR_UPSTREAM_AUTH') auth.close(token);
+      if (isThrottle(translated)) throttle.hit(translated.retryAfterMs);
+      throw translated;
     }
     if (response.statusCode >= 300) {
-      throw new UpstreamError('ERR_UPSTREAM_HTTP', `${route}: HTTP ${response.statusCode} redirect not followed`, {
-        status: response.statusCode,
-      });
+      throw new UpstreamError('ERR_UPSTREAM_HTTP', `${route}: HTTP ${response.statusCode} redirect not followed`, { status: response.statusCode });
     }
     let body: unknown;
     try {
@@ -97,33 +155,48 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       throw new UpstreamError('ERR_UPSTREAM_BAD_BODY', `${route}: body is not a JSON object`, { status: response.statusCode });
     }
     const envelope = body as { succeeded?: unknown; code?: unknown; resp_data?: unknown };
+    const expire = Number(response.headers['x-expire-in']);
+    if (Number.isFinite(expire)) tokenExpiresInSeconds = expire;
     if (envelope.succeeded !== true) {
       const code = typeof envelope.code === 'number' ? envelope.code : undefined;
-      throw envelopeError(route, code, response.statusCode);
+      const error = envelopeError(route, code, response.statusCode);
+      if (isThrottle(error)) throttle.hit(undefined);
+      throw error;
     }
-    const expire = Number(response.headers['x-expire-in']);
+    auth.open();
+    throttle.clear();
     return { data: envelope.resp_data, expireInSeconds: Number.isFinite(expire) ? expire : undefined };
   }
 
   return {
     get,
+    auth,
+    throttle,
     get attempts() {
       return attempts;
+    },
+    get tokenExpiresInSeconds() {
+      return tokenExpiresInSeconds;
     },
   };
 }
 
-function translate(route: string, error: unknown): UpstreamError {
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function translate(route: string, error: unknown, maxRetryAfterMs: number): UpstreamError {
   if (error instanceof HTTPError) {
     const status = error.response.statusCode;
     if (status === 401) {
       return new UpstreamError('ERR_UPSTREAM_AUTH', `${route}: HTTP 401, the upstream token is expired or revoked`, { status, cause: error });
     }
     if (status === 429) {
+      const retryAfterMs = parseRetryAfter(error.response.headers['retry-after']);
       return new UpstreamError('ERR_UPSTREAM_THROTTLED', `${route}: HTTP 429, rate limited by the upstream`, {
         status,
         retryable: true,
-        retryAfterMs: parseRetryAfter(error.response.headers['retry-after']),
+        ...(retryAfterMs !== undefined ? { retryAfterMs: Math.min(retryAfterMs, maxRetryAfterMs) } : {}),
         cause: error,
       });
     }
@@ -131,6 +204,9 @@ function translate(route: string, error: unknown): UpstreamError {
   }
   if (error instanceof TimeoutError) {
     return new UpstreamError('ERR_UPSTREAM_TIMEOUT', `${route}: timed out (${error.event})`, { retryable: true, cause: error });
+  }
+  if (error instanceof CancelError) {
+    return new UpstreamError('ERR_ABORTED', `${route}: cancelled`, { cause: error });
   }
   if (error instanceof RequestError) {
     return new UpstreamError('ERR_UPSTREAM_NETWORK', `${route}: ${error.code ?? 'request failed'}`, { retryable: true, cause: error });

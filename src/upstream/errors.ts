@@ -51,3 +51,12 @@ export function envelopeError(route: string, code: number | undefined, status: n
   }
   return new UpstreamError('ERR_UPSTREAM_REJECTED', text, { status, upstreamCode: code, retryable: false });
 }
+
+/** Throttling (HTTP 429, envelope 1059): the whole queue backs off; no job fails for it. */
+export function isThrottle(error: unknown): error is UpstreamError {
+  return error instanceof UpstreamError && error.code === 'ERR_UPSTREAM_THROTTLED';
+}
+
+export function isAuthFailure(error: unknown): error is UpstreamError {
+  return error instanceof UpstreamError && error.code === 'ERR_UPSTREAM_AUTH';
+}

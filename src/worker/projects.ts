@@ -1,8 +1,9 @@
 import type { CacheStore } from '../cache/store.js';
+import { internalKeys } from '../cache/keys.js';
 import type { JobPlan } from '../definition/parse.js';
 import { isIdString } from '../shared/ids.js';
 import { WarmerError } from '../shared/errors.js';
-import { fetchUnit } from './units.js';
+import { fetchUnit, toEntries, unitContext, type UnitFetchContext } from './units.js';
 import type { Upstream } from '../upstream/client.js';
 
 export interface ProjectSourceContext {
@@ -13,28 +14,54 @@ export interface ProjectSourceContext {
   scopes: readonly string[];
 }
 
-/**
- * The projects that per-project jobs fan out over: those the project-list job
- * (the one that `providesProjects`) names for the configured scopes. The
- * warmed list is read from the cache; a scope whose list is not warm yet is
- * fetched (and warmed) now, so that `--once topics` works on an empty cache.
- */
-export async function listProjects(provider: JobPlan | undefined, context: ProjectSourceContext): Promise<string[]> {
+function providerOf(provider: JobPlan | undefined): JobPlan & { job: { providesProjects: NonNullable<JobPlan['job']['providesProjects']> } } {
   if (!provider?.job.providesProjects) {
     throw new WarmerError('ERR_DEFINITION', 'no job declares providesProjects: per-project jobs have nothing to fan out over');
   }
-  const { key, ids } = provider.job.providesProjects;
-  const template = provider.job.keys[key]!;
+  return provider as ReturnType<typeof providerOf>;
+}
+
+/**
+ * The projects that per-project jobs fan out over: those the project-list job
+ * (the one that `providesProjects`) names for the configured scopes, less the
+ * projects found deleted since. The warmed list is read from the cache; a
+ * scope whose list is not warm yet is fetched (and warmed) now, so that
+ * `--once topics` works on an empty cache.
+ */
+export async function listProjects(provider: JobPlan | undefined, context: ProjectSourceContext): Promise<string[]> {
+  const plan = providerOf(provider);
+  const { key, ids } = plan.job.providesProjects;
+  const template = plan.job.keys[key]!;
   const all = new Set<string>();
   for (const scope of context.scopes) {
     const params = Object.fromEntries(template.placeholders.map((p) => [p, scope]));
     let value = await context.cache.readJson(template.build(context.cache.prefix, params));
     if (value === undefined) {
-      const { entries, outputs } = await fetchUnit(provider, { variant: scope }, { ...context, now: new Date() });
+      const { entries, outputs } = await fetchUnit(plan, { variant: scope }, { ...context, now: new Date() });
       await context.cache.write(entries);
       value = outputs.find((o) => o.key === key)?.value;
     }
     for (const id of ids(value ?? {})) if (isIdString(id)) all.add(id);
   }
-  return [...all];
+  const gone = await context.cache.goneProjects(internalKeys.goneProjects(context.cache.prefix));
+  return [...all].filter((id) => !gone.has(id));
+}
+
+/** Asks the project's detail whether it was deleted (an empty answer elsewhere may be a glitch). */
+export async function isProjectGone(provider: JobPlan | undefined, projectId: string, context: Omit<UnitFetchContext, 'isProjectGone'>): Promise<boolean> {
+  const plan = providerOf(provider);
+  const answer = await context.upstream.get(plan.job.providesProjects.detail(unitContext(context, { projectId })));
+  return plan.job.providesProjects.isGone(answer.data);
+}
+
+/**
+ * Caches a deleted project as gone: its info says so (with the provider's
+ * TTL) and it leaves the fan-out until the projects list, refreshed, no
+ * longer names it (the mark expires with the list's TTL).
+ */
+export async function markProjectGone(provider: JobPlan | undefined, projectId: string, cache: CacheStore, now: Date): Promise<void> {
+  const plan = providerOf(provider);
+  const output = plan.job.providesProjects.gone(projectId, now.toISOString());
+  await cache.write(toEntries(plan, [output], cache.prefix));
+  await cache.addGoneProject(internalKeys.goneProjects(cache.prefix), projectId, plan.ttlMs);
 }

@@ -1,8 +1,10 @@
 import type { Upstream } from '../upstream/client.js';
 import { UpstreamError } from '../upstream/errors.js';
+import type { RetryBudget } from '../upstream/retry-budget.js';
 import type { CacheEntry, CacheStore } from '../cache/store.js';
 import type { JobPlan } from '../definition/parse.js';
 import type { Output, UnitContext } from '../definition/types.js';
+import { WarmerError } from '../shared/errors.js';
 
 /** One unit of a job's fan-out: a project and/or a variant. */
 export interface Unit {
@@ -10,8 +12,40 @@ export interface Unit {
   variant?: string;
 }
 
+export interface UnitFetchContext {
+  upstream: Upstream;
+  cache: CacheStore;
+  groupId: string;
+  timeZone: string;
+  now: Date;
+  retryBudget?: RetryBudget;
+  /** Asked when a per-project answer is an empty object: is the project deleted? */
+  isProjectGone?: (projectId: string) => Promise<boolean>;
+}
+
+/** The project was deleted upstream: not a failure; the run caches it as gone. */
+export class ProjectGoneError extends WarmerError {
+  constructor(readonly projectId: string) {
+    super('ERR_UPSTREAM_SHAPE', `project ${projectId} is gone (deleted upstream)`);
+  }
+}
+
 export function describeUnit(job: string, unit: Unit): string {
   return [job, unit.projectId && `project ${unit.projectId}`, unit.variant].filter(Boolean).join(' ');
+}
+
+export function unitContext(context: Pick<UnitFetchContext, 'groupId' | 'timeZone' | 'now'>, unit: Unit): UnitContext {
+  return {
+    groupId: context.groupId,
+    timeZone: context.timeZone,
+    now: context.now,
+    ...(unit.projectId !== undefined ? { projectId: unit.projectId } : {}),
+    ...(unit.variant !== undefined ? { variant: unit.variant } : {}),
+  };
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 }
 
 /**
@@ -19,24 +53,18 @@ export function describeUnit(job: string, unit: Unit): string {
  * maps the pages to cache entries. Nothing is written here: a unit whose last
  * page fails leaves no partial value behind.
  */
-export async function fetchUnit(
-  plan: JobPlan,
-  unit: Unit,
-  context: { upstream: Upstream; cache: CacheStore; groupId: string; timeZone: string; now: Date },
-): Promise<{ entries: CacheEntry[]; outputs: Output[] }> {
+export async function fetchUnit(plan: JobPlan, unit: Unit, context: UnitFetchContext): Promise<{ entries: CacheEntry[]; outputs: Output[] }> {
   const { job } = plan;
-  const ctx: UnitContext = {
-    groupId: context.groupId,
-    timeZone: context.timeZone,
-    now: context.now,
-    ...(unit.projectId !== undefined ? { projectId: unit.projectId } : {}),
-    ...(unit.variant !== undefined ? { variant: unit.variant } : {}),
-  };
+  const ctx = unitContext(context, unit);
   const first = job.request(ctx);
   const pages: unknown[] = [];
   let request: ReturnType<typeof job.request> | undefined = first;
+  const requestOptions = context.retryBudget ? { retryBudget: context.retryBudget } : {};
   while (request && pages.length < (job.paging?.maxPages ?? 1)) {
-    const answer = await context.upstream.get(request);
+    const answer = await context.upstream.get(request, requestOptions);
+    if (unit.projectId !== undefined && isEmptyObject(answer.data) && context.isProjectGone && (await context.isProjectGone(unit.projectId))) {
+      throw new ProjectGoneError(unit.projectId);
+    }
     const parsed = job.response.safeParse(answer.data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -47,14 +75,14 @@ export async function fetchUnit(
     request = job.paging?.next(pages, first);
   }
   const outputs = job.map(pages, { ...ctx, cachedAt: context.now.toISOString() });
-  const entries = outputs.map((output) => {
-    const template = job.keys[output.key];
-    if (!template) throw new UpstreamError('ERR_UPSTREAM_SHAPE', `${job.file}: map() returned unknown key "${output.key}"`);
-    return {
-      key: template.build(context.cache.prefix, output.params),
-      value: output.value,
-      ttlMs: output.empty ? plan.emptyTtlMs : plan.ttlMs,
-    };
+  return { entries: toEntries(plan, outputs, context.cache.prefix), outputs };
+}
+
+/** Builds (and so checks) each output's key; the TTL follows emptiness. */
+export function toEntries(plan: JobPlan, outputs: readonly Output[], prefix: string): CacheEntry[] {
+  return outputs.map((output) => {
+    const template = plan.job.keys[output.key];
+    if (!template) throw new UpstreamError('ERR_UPSTREAM_SHAPE', `${plan.job.file}: map() returned unknown key "${output.key}"`);
+    return { key: template.build(prefix, output.params), value: output.value, ttlMs: output.empty ? plan.emptyTtlMs : plan.ttlMs };
   });
-  return { entries, outputs };
 }

@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobPlan } from '../definition/parse.js';
@@ -10,28 +10,50 @@ export interface WorkerOptions {
   prefix: string;
   connection: Redis;
   concurrency: number;
+  /** @defaultValue 30000 */
+  lockDurationMs?: number;
+  /** @defaultValue 30000 */
+  stalledIntervalMs?: number;
   plans: ReadonlyMap<string, JobPlan>;
   run: RunContext;
   logger: Logger;
+  /** Called whenever a job starts or ends: the watchdog's proof of life. */
+  onActivity?: () => void;
 }
+
+/** An abandoned refresh goes back to the queue this soon, for another replica. */
+const REQUEUE_DELAY_MS = 1_000;
 
 /**
  * The BullMQ worker: each job is one refresh of the definition its name
- * names. A refresh that failed is thrown so BullMQ counts it failed (the
- * status store already has the details); a job whose definition is gone or
- * disabled is completed without work, since its scheduler is being removed.
+ * names.
+ * - Failed: thrown, so BullMQ counts it failed (the status store has the details).
+ * - Throttled: the whole queue backs off (`worker.rateLimit`) for the
+ *   upstream's delay and the job goes back to wait without failing (`RateLimitError`).
+ * - Abandoned at shutdown: moved back to delayed for another replica.
+ * - A job whose definition is gone or disabled completes without work: its
+ *   scheduler is being removed.
  */
 export function startWorker(options: WorkerOptions): Worker<WarmJobData> {
   const { logger } = options;
-  const worker = new Worker<WarmJobData>(
+  const worker: Worker<WarmJobData> = new Worker<WarmJobData>(
     options.queueName,
-    async (job: Job<WarmJobData>) => {
+    async (job: Job<WarmJobData>, token?: string) => {
+      options.onActivity?.();
       const plan = options.plans.get(job.name);
       if (!plan || !plan.enabled) {
         logger.warn({ job: job.name, id: job.id }, 'skipping a job that is not enabled here');
         return { skipped: true };
       }
       const result = await runJob(plan, options.run, job.data?.trigger === 'manual' ? 'manual' : 'schedule');
+      if (result.outcome === 'throttled') {
+        await worker.rateLimit(Math.max(1, result.retryAfterMs ?? 1_000));
+        throw Worker.RateLimitError();
+      }
+      if (result.outcome === 'abandoned' && token) {
+        await job.moveToDelayed(Date.now() + REQUEUE_DELAY_MS, token);
+        throw new DelayedError();
+      }
       if (result.error) throw result.error;
       return { keys: result.keysWritten, bytes: result.bytesWritten, items: result.itemsOk, durationMs: result.durationMs };
     },
@@ -39,11 +61,21 @@ export function startWorker(options: WorkerOptions): Worker<WarmJobData> {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.stalledIntervalMs ?? 30_000,
+      // BullMQ honours a manual rateLimit() only when a limiter is set; this
+      // one never limits by itself (far above any job rate here).
+      limiter: { max: 100_000, duration: 1_000 },
       autorun: true,
     },
   );
   // Background errors always have a listener: an unhandled 'error' would crash the daemon.
   worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
-  worker.on('failed', (job, error) => logger.debug({ job: job?.name, id: job?.id, err: error }, 'job failed'));
+  worker.on('failed', (job, error) => {
+    options.onActivity?.();
+    logger.debug({ job: job?.name, id: job?.id, err: error }, 'job failed');
+  });
+  worker.on('completed', () => options.onActivity?.());
+  worker.on('stalled', (id) => logger.warn({ id }, 'job stalled (its replica died or froze): it runs again'));
   return worker;
 }

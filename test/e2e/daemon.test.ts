@@ -53,9 +53,9 @@ describe('the daemon, as a child process', () => {
     return text === null ? undefined : (JSON.parse(text) as { cached_at: string; project_id: string });
   };
 
-  it('warms keys, refreshes them every tick, lets them expire while the upstream fails, and warms them again', async () => {
+  it('warms keys, refreshes them every tick, serves them stale up to maxStale while the upstream fails, and warms them again', async () => {
     const daemon = start({
-      topics: { every: '2s', ttl: '3s', emptyTtl: '2s' },
+      topics: { every: '2s', ttl: '3s', emptyTtl: '2s', maxStale: '6s' },
       'project-stats': { enabled: false },
       leaderboards: { enabled: false },
       'daily-stats': { enabled: false },
@@ -80,9 +80,17 @@ describe('the daemon, as a child process', () => {
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(3);
 
-    // The upstream fails: nothing refreshes the key, so it expires on its TTL.
+    // The upstream fails: the key is served stale (same bytes, TTL extended)
+    // until its data is maxStale old, then it expires.
+    const staleText = await redis.get(`${prefix}:project:${id}:topics`);
     sim.fault({ kind: 'status', status: 503, route: 'topics' });
-    await eventually(async () => ((await readTopics(id)) === undefined ? true : undefined), 10_000, 'the key to expire');
+    const faultAt = Date.now();
+    await eventually(async () => ((await readTopics(id)) === undefined ? true : undefined), 15_000, 'the key to expire');
+    const servedFor = Date.now() - faultAt;
+    const staleAge = Date.now() - Date.parse(JSON.parse(staleText!).cached_at);
+    // Without serving stale it would be gone within its 3 s TTL of the last write.
+    expect(staleAge).toBeGreaterThanOrEqual(5_000);
+    expect(servedFor).toBeLessThan(12_000);
     const status = await redis.hgetall(`${prefix}:status:topics`);
     expect(Number(status.failures)).toBeGreaterThan(0);
     expect(status.lastError).toContain('HTTP 503');

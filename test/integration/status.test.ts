@@ -44,6 +44,10 @@ describe('StatusStore', () => {
       lastKeysWritten: null,
       lastBytesWritten: null,
       lastTrigger: null,
+      state: 'never run',
+      throttles: 0,
+      lastThrottledAt: null,
+      authFailedAt: null,
     });
     expect(await h.runtime.run.status.knownJobs()).toEqual([]);
   });
@@ -77,6 +81,10 @@ describe('StatusStore', () => {
       lastKeysWritten: 9,
       lastBytesWritten: 4321,
       lastTrigger: 'manual',
+      state: 'ok',
+      throttles: 0,
+      lastThrottledAt: null,
+      authFailedAt: null,
     });
     expect(await store.knownJobs()).toEqual(['topics']);
   });
@@ -192,5 +200,21 @@ describe('StatusStore', () => {
     });
     expect(Date.parse(status!.lastRunAt!)).toBeGreaterThanOrEqual(before);
     expect(result.bytesWritten).toBeGreaterThan(0);
+  });
+
+  it('counts throttling apart from failures, and an auth failure marks every job until its next success', async () => {
+    const h = await create();
+    const store = h.runtime.run.status;
+    const at = Date.now() - 60_000;
+    await store.recordThrottle('topics', at, 5_000);
+    await store.markAuthFailed(['topics', 'leaderboards'], at, 'ERR_UPSTREAM_AUTH: refused');
+    let [topics, leaderboards] = await store.read(['topics', 'leaderboards']);
+    expect(topics).toMatchObject({ runs: 0, failures: 0, throttles: 1, lastThrottledAt: new Date(at).toISOString(), state: 'auth failed', lastError: 'ERR_UPSTREAM_AUTH: refused' });
+    expect(leaderboards).toMatchObject({ state: 'auth failed', authFailedAt: new Date(at).toISOString() });
+
+    await store.record(record({ at: at + 1_000 }));
+    [topics, leaderboards] = await store.read(['topics', 'leaderboards']);
+    expect(topics).toMatchObject({ state: 'ok', authFailedAt: null, successes: 1 });
+    expect(leaderboards!.state).toBe('auth failed');
   });
 });

@@ -126,7 +126,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const clients: Redis[] = [];
   const closeables: { close(): Promise<unknown> }[] = [];
   try {
-    ownIds.add(String(await runtime.redis.client('ID')));
+    ownIds.add(String(await runtime.cacheRedis.client('ID')));
   } catch (error) {
     await Promise.all([runtime.close(), sim.close(), closeRedis(admin)]);
     throw error;
@@ -185,7 +185,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     connect(purpose = 'queue') {
       // Named after the prefix so that the leak check finds it (and BullMQ's duplicates of it).
-      const client = connectRedis(url, purpose, { connectionName: `cache-warmer:${purpose}:${prefix}` });
+      const client = connectRedis({ url }, purpose, { connectionName: `cache-warmer:${purpose}:${prefix}` });
       client.on('error', (error) => logger.warn({ err: error }, 'test connection error'));
       clients.push(client);
       return client;
@@ -210,7 +210,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       await attempt(() => dropPrefix(admin, prefix));
       await attempt(async () => {
         // QUIT resolves on the server's reply; the socket's close (status 'end') follows a moment later.
-        const mine = [runtime.redis, ...clients];
+        const mine = [runtime.cacheRedis, ...clients];
         const ended = await waitFor('our connections to end', () => (mine.every((c) => c.status === 'end') ? true : undefined), {
           timeoutMs: 2_000,
           intervalMs: 10,

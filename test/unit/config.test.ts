@@ -51,24 +51,39 @@ describe('loadConfig defaults', () => {
     const config = load();
     const { upstream, ...rest } = config;
     expect(rest).toStrictEqual({
-      redis: { url: 'redis://127.0.0.1:6379' },
-      cache: { prefix: 'zsxq' },
+      redis: { url: 'redis://127.0.0.1:6379', queueUrl: 'redis://127.0.0.1:6379', cacheUrl: 'redis://127.0.0.1:6379', ca: undefined },
+      cache: { prefix: 'zsxq', maxStaleMs: 24 * 3_600_000 },
       group: { timezone: 'Asia/Shanghai' },
       projects: { scopes: ['ongoing'] },
-      worker: { concurrency: 2 },
+      worker: { concurrency: 2, lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
+      shutdown: { graceMs: 10_000 },
+      watchdog: { intervalMs: 30_000, stuckAfterMs: 120_000 },
       log: { level: 'info' },
       jobs: Object.fromEntries(
-        JOBS.map((name) => [name, { enabled: true, everyMs: null, cron: null, alsoAt: undefined, ttlMs: null, emptyTtlMs: null }]),
+        JOBS.map((name) => [name, { enabled: true, everyMs: null, cron: null, alsoAt: undefined, ttlMs: null, emptyTtlMs: null, maxStaleMs: null }]),
       ),
     });
     expect({ ...upstream, token: upstream.token() }).toStrictEqual({
       baseUrl: 'https://api.zsxq.com',
       groupId: GID,
-      timeoutMs: 15_000,
+      timeoutMs: 5_000,
+      deadlineMs: 8_000,
       retries: 2,
+      maxBodyBytes: 10 * 1024 * 1024,
+      maxRetryAfterMs: 60_000,
       concurrency: 4,
       token: TOKEN,
     });
+  });
+
+  it('keeps a request, retries included, shorter than the shutdown grace period', () => {
+    expect(() => load({ env: { ...ENV, UPSTREAM_DEADLINE: '12s' } })).toThrow('upstream.deadline (12000 ms) must be shorter than shutdown.grace (10000 ms)');
+    expect(load({ env: { ...ENV, UPSTREAM_DEADLINE: '12s', SHUTDOWN_GRACE: '15s' } }).shutdown.graceMs).toBe(15_000);
+  });
+
+  it('sends the queue and the cache to separate Redis instances when asked', () => {
+    const config = load({ env: { ...ENV, REDIS_QUEUE_URL: 'redis://127.0.0.1:7001', REDIS_CACHE_URL: 'rediss://u:pw-secret@127.0.0.1:7002' } });
+    expect(config.redis).toMatchObject({ queueUrl: 'redis://127.0.0.1:7001', cacheUrl: 'rediss://u:pw-secret@127.0.0.1:7002' });
   });
 
   it('does not read process.env when env is given', () => {
@@ -194,11 +209,11 @@ describe('loadConfig from a file', () => {
       },
     });
     const { jobs } = load({ file });
-    expect(jobs.topics).toStrictEqual({ enabled: true, everyMs: 2000, cron: null, alsoAt: undefined, ttlMs: 10_000, emptyTtlMs: 4000 });
-    expect(jobs.leaderboards).toStrictEqual({ enabled: true, everyMs: null, cron: '0 */10 * * * *', alsoAt: undefined, ttlMs: null, emptyTtlMs: null });
+    expect(jobs.topics).toStrictEqual({ enabled: true, everyMs: 2000, cron: null, alsoAt: undefined, ttlMs: 10_000, emptyTtlMs: 4000, maxStaleMs: null });
+    expect(jobs.leaderboards).toStrictEqual({ enabled: true, everyMs: null, cron: '0 */10 * * * *', alsoAt: undefined, ttlMs: null, emptyTtlMs: null, maxStaleMs: null });
     expect(jobs['daily-stats']).toMatchObject({ enabled: false, alsoAt: false });
     expect(jobs['project-stats']!.alsoAt).toBe('0 30 0 * * *');
-    expect(jobs['projects-list']).toStrictEqual({ enabled: true, everyMs: null, cron: null, alsoAt: undefined, ttlMs: null, emptyTtlMs: null });
+    expect(jobs['projects-list']).toStrictEqual({ enabled: true, everyMs: null, cron: null, alsoAt: undefined, ttlMs: null, emptyTtlMs: null, maxStaleMs: null });
   });
 
   it('reads the other settings from the file too', () => {

@@ -49,6 +49,7 @@ function rejection(raw: unknown): string {
 }
 
 const settings = (over: Partial<JobSettings> = {}): JobSettings => ({
+  maxStaleMs: null,
   enabled: true,
   everyMs: null,
   cron: null,
@@ -191,6 +192,7 @@ describe('planJob', () => {
       alsoAt: undefined,
       ttlMs: 600_000,
       emptyTtlMs: 300_000,
+      maxStaleMs: 24 * 3_600_000,
     });
     const plan = planJob(daily, settings());
     expect([plan.everyMs, plan.cron, plan.alsoAt]).toEqual([900_000, undefined, '5 0 0 * * *']);
@@ -286,7 +288,8 @@ describe('loadJobs from a directory', () => {
   });
 
   it('rejects a second job providing the project list', async () => {
-    const provides = "providesProjects: { key: 'main', ids: () => [] },";
+    const provides =
+      "providesProjects: { key: 'main', ids: () => [], detail: () => ({ path: '/' }), isGone: () => false, gone: (id, at) => ({ key: 'main', params: { id }, value: { cached_at: at }, empty: false }) },";
     const dir = jobsDir({ 'one.ts': jobSource('one', provides), 'two.ts': jobSource('two', provides) });
     await expect(loadJobs(dir)).rejects.toThrow(DefinitionError);
     await expect(loadJobs(dir)).rejects.toThrow(/more than one job declares providesProjects/);

@@ -13,6 +13,7 @@ import { describeSchedule, desiredSchedulers, nextRunAt } from '../../src/schedu
 const TZ = 'Asia/Shanghai';
 
 const settings = (over: Partial<JobSettings> = {}): JobSettings => ({
+  maxStaleMs: null,
   enabled: true,
   everyMs: null,
   cron: null,

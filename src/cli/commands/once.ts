@@ -1,9 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Config } from '../../../config/load.js';
 import type { ParsedJob } from '../../definition/parse.js';
-import { createRuntime } from '../../runtime.js';
-import { runJob } from '../../worker/run-job.js';
+import { createRuntime, type Runtime } from '../../runtime.js';
+import { runJob, type RunResult } from '../../worker/run-job.js';
+import type { JobPlan } from '../../definition/parse.js';
 import { UsageError } from '../../shared/errors.js';
+
+/** Throttled one-off runs wait and try again, this many times at most. */
+const MAX_THROTTLED_RETRIES = 5;
 
 /** Checks `--once` names against jobs/ before anything else happens. */
 export function selectJobs(jobs: readonly ParsedJob[], wanted: string[] | 'all'): string[] {
@@ -16,36 +21,64 @@ export function selectJobs(jobs: readonly ParsedJob[], wanted: string[] | 'all')
   return wanted;
 }
 
+/** One job, retried after the upstream's backoff while it throttles (there is no queue to hand it back to). */
+async function runOnce(plan: JobPlan, runtime: Runtime, logger: Logger): Promise<RunResult> {
+  let result = await runJob(plan, runtime.run, 'once');
+  for (let i = 0; i < MAX_THROTTLED_RETRIES && result.outcome === 'throttled' && !runtime.stopping.signal.aborted; i += 1) {
+    logger.info({ job: plan.job.name, waitMs: result.retryAfterMs }, 'throttled: waiting before trying again');
+    await sleep(result.retryAfterMs ?? 1_000, undefined, { signal: runtime.stopping.signal }).catch(() => undefined);
+    result = await runJob(plan, runtime.run, 'once');
+  }
+  return result;
+}
+
 /**
  * Runs the named refreshes now, in this process, one job after another (the
  * job that lists projects first, so that the others fan out over a fresh
  * list). `all` means every enabled job; a job named explicitly runs even when
- * disabled. Exit 0 when every refresh succeeded, 1 otherwise.
+ * disabled. Exit 0 when every refresh succeeded, 1 otherwise. SIGTERM/SIGINT
+ * stop starting units and, after the grace period, abandon requests in flight.
  */
 export async function onceCommand(jobs: readonly ParsedJob[], names: string[], all: boolean, config: Config, logger: Logger): Promise<number> {
   const runtime = createRuntime(jobs, config, logger);
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'stopping: no new refresh starts');
+    runtime.stopping.abort();
+    graceTimer ??= setTimeout(() => runtime.abort.abort(), config.shutdown.graceMs);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     const plans = names
       .map((name) => runtime.plans.get(name)!)
       .filter((plan) => !all || plan.enabled)
       .sort((a, b) => Number(Boolean(b.job.providesProjects)) - Number(Boolean(a.job.providesProjects)));
     const started = Date.now();
-    const results = [];
-    for (const plan of plans) results.push(await runJob(plan, runtime.run, 'once'));
+    const results: RunResult[] = [];
+    for (const plan of plans) {
+      if (runtime.stopping.signal.aborted) break;
+      results.push(await runOnce(plan, runtime, logger));
+    }
     const failed = results.filter((r) => !r.ok).map((r) => r.job);
+    const skipped = plans.length - results.length;
     logger.info(
       {
         jobs: results.length,
         failed,
+        skipped,
         keys: results.reduce((n, r) => n + r.keysWritten, 0),
         bytes: results.reduce((n, r) => n + r.bytesWritten, 0),
         seconds: (Date.now() - started) / 1000,
         requests: runtime.run.upstream.attempts,
       },
-      failed.length ? 'once finished with failures' : 'once finished',
+      failed.length || skipped ? 'once finished with failures' : 'once finished',
     );
-    return failed.length ? 1 : 0;
+    return failed.length || skipped ? 1 : 0;
   } finally {
+    clearTimeout(graceTimer);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     await runtime.close();
   }
 }

@@ -12,10 +12,10 @@ export interface StatusDocument {
 
 /** The status store joined with the schedule: the document of `status --json`. */
 export async function readStatus(jobs: readonly ParsedJob[], config: Config): Promise<StatusDocument> {
-  const redis = connectRedis(config.redis.url, 'cache', { maxRetriesPerRequest: 1, retryStrategy: () => null });
-  const queueRedis = connectRedis(config.redis.url, 'queue', { retryStrategy: () => null });
+  // The status store lives beside the queue (REDIS_QUEUE_URL): one connection reads both.
+  const redis = connectRedis({ url: config.redis.queueUrl, ca: config.redis.ca }, 'queue', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
   // BullMQ does not close a connection it was given.
-  const queue = new Queue(QUEUE_NAME, { connection: queueRedis, prefix: queuePrefix(config) });
+  const queue = new Queue(QUEUE_NAME, { connection: redis, prefix: queuePrefix(config) });
   try {
     const plans = planJobs(jobs, config);
     const store = new StatusStore(redis, config.cache.prefix);
@@ -34,7 +34,7 @@ export async function readStatus(jobs: readonly ParsedJob[], config: Config): Pr
     };
   } finally {
     await queue.close().catch(() => undefined);
-    await Promise.all([closeRedis(queueRedis), closeRedis(redis)]);
+    await closeRedis(redis);
   }
 }
 
