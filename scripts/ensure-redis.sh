@@ -3,10 +3,14 @@
 # redis-server processes on free loopback ports. Installs Debian's package
 # when missing (as root, or through sudo).
 set -euo pipefail
-if command -v redis-server >/dev/null 2>&1; then
+# The fault suite also makes TLS certificates with openssl.
+pkgs=()
+command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server redis-tools)
+command -v openssl >/dev/null 2>&1 || pkgs+=(openssl)
+if [ ${#pkgs[@]} -eq 0 ]; then
   exit 0
 fi
-echo "redis-server not found: installing Debian's redis-server package" >&2
+echo "installing Debian packages: ${pkgs[*]}" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
@@ -22,5 +26,5 @@ if [ ! -e /usr/sbin/policy-rc.d ] && [ -z "$SUDO" ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-$SUDO apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 command -v redis-server >/dev/null

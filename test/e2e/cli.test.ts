@@ -80,7 +80,7 @@ describe('the cache-warmer command line', () => {
 
     const table = await cli(['status'], { REDIS_URL: env.REDIS_URL!, CACHE_PREFIX: prefix });
     expect(table.code).toBe(0);
-    expect(table.output).toMatch(/^JOB\s+SCHEDULE\s+RUNS/);
+    expect(table.output).toMatch(/^JOB\s+STATE\s+SCHEDULE\s+RUNS/);
     expect(table.output).toContain('every 5m');
   });
 

@@ -55,9 +55,10 @@ const ago = (iso: string | null, now: number) => {
 };
 
 export function formatTable(doc: StatusDocument, now = Date.now()): string {
-  const header = ['JOB', 'SCHEDULE', 'RUNS', 'OK', 'FAIL', 'RATE 24H', 'RATE ALL', 'LAST SUCCESS', 'LAST FAILURE', 'DURATION', 'KEYS', 'NEXT RUN', 'LAST ERROR'];
+  const header = ['JOB', 'STATE', 'SCHEDULE', 'RUNS', 'OK', 'FAIL', 'RATE 24H', 'RATE ALL', 'LAST SUCCESS', 'LAST FAILURE', 'DURATION', 'KEYS', 'NEXT RUN', 'LAST ERROR'];
   const rows = doc.jobs.map((j) => [
     j.name,
+    j.state,
     j.schedule,
     String(j.runs),
     String(j.successes),
