@@ -27,6 +27,12 @@ export const formats = {
       if (problem) throw new Error(`is not a valid cron expression (${problem})`);
     },
   },
+  'non-negative-number': {
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error('must be a number >= 0');
+    },
+    coerce: (value: string) => Number(value),
+  },
   'http-url': {
     validate(value: unknown) {
       let url: URL | undefined;

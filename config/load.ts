@@ -32,6 +32,8 @@ export interface Config {
     maxBodyBytes: number;
     maxRetryAfterMs: number;
     concurrency: number;
+    /** Requests per second for the whole fleet; 0: unlimited. */
+    rateLimit: number;
     /** The token as configured now; with a token file it is read again on every call. */
     token(): string;
   };
@@ -149,6 +151,7 @@ export function loadConfig(options: LoadOptions): Config {
       maxBodyBytes: Number(get('upstream.maxBodyBytes')),
       maxRetryAfterMs: ms('upstream.maxRetryAfter'),
       concurrency: Math.max(1, Number(get('upstream.concurrency'))),
+      rateLimit: Number(get('upstream.rateLimit')),
       token,
     },
     group: { timezone: String(get('group.timezone')) },

@@ -45,6 +45,8 @@ if [ -z "${UPSTREAM_BASE_URL:-}" ]; then
   for _ in $(seq 1 100); do [ -s "$state/simulator.json" ] && break; sleep 0.1; done
   UPSTREAM_BASE_URL=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).url)' "$state/simulator.json")
   export UPSTREAM_BASE_URL
+  # The simulator takes more than the real upstream's conservative default.
+  export UPSTREAM_RATE_LIMIT="${UPSTREAM_RATE_LIMIT:-100}"
   echo "demo: upstream simulator (pid ${pids[-1]}) at $UPSTREAM_BASE_URL with ${DEMO_PROJECTS:-50} projects" >&2
 fi
 

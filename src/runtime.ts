@@ -6,6 +6,7 @@ import { createUpstream } from './upstream/client.js';
 import { CacheStore } from './cache/store.js';
 import { StatusStore } from './status/store.js';
 import { closeRedis, connectRedis } from './shared/redis.js';
+import { createUpstreamLimiter } from './limit/upstream-limiter.js';
 import type { RunContext } from './worker/run-job.js';
 
 /** What both the daemon and `--once` run on: the plans and one wired run context. */
@@ -46,6 +47,8 @@ export function createRuntime(jobs: readonly ParsedJob[], config: Config, logger
     maxBodyBytes: config.upstream.maxBodyBytes,
     maxRetryAfterMs: config.upstream.maxRetryAfterMs,
     signal: abort.signal,
+    // Beside the queue: one limit shared by every replica of this prefix.
+    acquire: createUpstreamLimiter(statusRedis, `${config.cache.prefix}:ratelimit:upstream`, config.upstream.rateLimit).acquire,
   });
   const run: RunContext = {
     upstream,

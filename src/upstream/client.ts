@@ -23,6 +23,11 @@ export interface UpstreamOptions {
   maxRetryAfterMs?: number;
   /** Aborts every request in flight (shutdown). */
   signal?: AbortSignal;
+  /**
+   * Waits for the fleet-wide rate limit before every attempt (see
+   * limit/upstream-limiter.ts); the wait does not count against the deadline.
+   */
+  acquire?: (horizonMs: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface UpstreamRequest {
@@ -40,6 +45,8 @@ export interface UpstreamAnswer {
 export interface RequestOptions {
   /** Shared by the requests of one refresh: bounds the retries a whole refresh may make. */
   retryBudget?: RetryBudget;
+  /** The caller's priority for the rate limit: how far ahead it may book a slot. @defaultValue 30000 */
+  horizonMs?: number;
 }
 
 export interface Upstream {
@@ -91,6 +98,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     },
     headers: { accept: 'application/json', 'user-agent': 'cache-warmer' },
     hooks: {
+      // A retry is a request too: it waits for the rate limit like the first attempt.
+      beforeRetry: [
+        async (error) => {
+          const context = error.options.context as { horizonMs?: number };
+          await options.acquire?.(context.horizonMs ?? 30_000, o.signal);
+        },
+      ],
       beforeRequest: [
         (request) => {
           attempts += 1;
@@ -104,6 +118,12 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     const route = `GET ${request.path}`;
     const token = options.token();
     auth.check(token, route);
+    try {
+      await options.acquire?.(requestOptions.horizonMs ?? 30_000, o.signal);
+    } catch (error) {
+      if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`, { cause: error });
+      throw new UpstreamError('ERR_UPSTREAM_NETWORK', `${route}: not sent, the rate limiter failed`, { retryable: true, cause: error });
+    }
     if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`);
     const searchParams = new URLSearchParams();
     for (const [name, value] of Object.entries(request.query ?? {})) searchParams.set(name, String(value));
@@ -116,7 +136,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       const pending = client.get(request.path.replace(/^\//, ''), {
         searchParams,
         signal,
-        context: { token, ...(requestOptions.retryBudget ? { retryBudget: requestOptions.retryBudget } : {}) },
+        context: {
+          token,
+          horizonMs: requestOptions.horizonMs ?? 30_000,
+          ...(requestOptions.retryBudget ? { retryBudget: requestOptions.retryBudget } : {}),
+        },
       });
       // Counted after decompression, so a gzip bomb is cut off at the cap too.
       pending.on('downloadProgress', ({ transferred }) => {

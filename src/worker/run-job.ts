@@ -10,6 +10,7 @@ import { PartialRefreshError, describeError, isWarmerError } from '../shared/err
 import { describeUnit, fetchUnit, ProjectGoneError, type Unit } from './units.js';
 import { isProjectGone, listProjects, markProjectGone } from './projects.js';
 import { serveStale } from './stale.js';
+import { horizonForCadence } from '../limit/upstream-limiter.js';
 
 export interface RunContext {
   upstream: Upstream;
@@ -87,6 +88,7 @@ export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRec
       ...context,
       now,
       retryBudget: new RetryBudget(units.length),
+      horizonMs: horizonForCadence(plan.everyMs),
       isProjectGone: (projectId: string) => isProjectGone(context.projectsProvider, projectId, { ...context, now }),
     };
     await pMap(

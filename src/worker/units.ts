@@ -19,6 +19,8 @@ export interface UnitFetchContext {
   timeZone: string;
   now: Date;
   retryBudget?: RetryBudget;
+  /** The job's priority for the rate limit (see limit/upstream-limiter.ts). */
+  horizonMs?: number;
   /** Asked when a per-project answer is an empty object: is the project deleted? */
   isProjectGone?: (projectId: string) => Promise<boolean>;
 }
@@ -59,7 +61,10 @@ export async function fetchUnit(plan: JobPlan, unit: Unit, context: UnitFetchCon
   const first = job.request(ctx);
   const pages: unknown[] = [];
   let request: ReturnType<typeof job.request> | undefined = first;
-  const requestOptions = context.retryBudget ? { retryBudget: context.retryBudget } : {};
+  const requestOptions = {
+    ...(context.retryBudget ? { retryBudget: context.retryBudget } : {}),
+    ...(context.horizonMs !== undefined ? { horizonMs: context.horizonMs } : {}),
+  };
   while (request && pages.length < (job.paging?.maxPages ?? 1)) {
     const answer = await context.upstream.get(request, requestOptions);
     if (unit.projectId !== undefined && isEmptyObject(answer.data) && context.isProjectGone && (await context.isProjectGone(unit.projectId))) {

@@ -27,7 +27,8 @@ export interface DaemonProcess {
 export function spawnCli(args: string[], env: Record<string, string>): DaemonProcess {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // No upstream rate limit unless a test sets one: the simulator is not the real upstream.
+    env: { PATH: process.env.PATH ?? '', UPSTREAM_RATE_LIMIT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];

@@ -105,6 +105,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     UPSTREAM_TOKEN: token,
     UPSTREAM_GROUP_ID: groupId,
     UPSTREAM_TIMEOUT: '5s',
+    // No upstream rate limit unless a test sets one: the simulator is not the real upstream.
+    UPSTREAM_RATE_LIMIT: '0',
     LOG_LEVEL: 'silent',
   };
 

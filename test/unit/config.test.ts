@@ -72,6 +72,7 @@ describe('loadConfig defaults', () => {
       maxBodyBytes: 10 * 1024 * 1024,
       maxRetryAfterMs: 60_000,
       concurrency: 4,
+      rateLimit: 10,
       token: TOKEN,
     });
   });
