@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { defineJob } from '../src/definition/types.js';
-import { count } from '../src/definition/schemas.js';
 import { localDate, upstreamTimestamp } from '../src/shared/time.js';
 
-const page = z.object({ checkined_count: count });
+// Required: an answer without the count (a glitch) must not become 0 check-ins.
+const page = z.object({ checkined_count: z.number().int().nonnegative() });
 
 /** Today's check-ins of every project, "today" being the group's local day. */
 export default defineJob<z.infer<typeof page>>({

@@ -19,6 +19,8 @@ export default defineJob<Page>({
   emptyTtl: '30m',
   fanOut: 'projects',
   variants: ['continuous', 'accumulated'],
+  // A page of rankings, then the empty page that ends the list.
+  requestsPerUnit: 2,
   keys: { leaderboard: 'project:{id}:leaderboard:{type}' },
   request: (unit) => ({
     path: `/v2/groups/${unit.groupId}/checkins/${unit.projectId}/ranking_list`,

@@ -1,5 +1,4 @@
 import { Queue, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { ParsedJob } from './definition/parse.js';
@@ -9,6 +8,7 @@ import { startWorker } from './worker/worker.js';
 import { closeRedis, connectRedis } from './shared/redis.js';
 import { redactUrl } from './shared/secrets.js';
 import { Watchdog } from './watchdog.js';
+import { ErrorReporter } from './shared/error-reporter.js';
 
 export interface Daemon {
   /** Waits for Redis (however long it takes), registers the schedulers and starts the worker. */
@@ -23,38 +23,22 @@ export interface Daemon {
   forceStop(): Promise<void>;
 }
 
-/** Logs a connection's errors without flooding: the first, then one a minute with a count. */
-function watchConnection(client: Redis, name: string, logger: Logger): void {
-  let lastLogged = 0;
-  let suppressed = 0;
-  client.on('error', (error) => {
-    const now = Date.now();
-    if (now - lastLogged < 60_000) {
-      suppressed += 1;
-      return;
-    }
-    logger.warn({ err: error, connection: name, suppressed }, 'redis unreachable: retrying with backoff');
-    lastLogged = now;
-    suppressed = 0;
-  });
-  client.on('ready', () => {
-    if (lastLogged > 0) logger.info({ connection: name }, 'redis reachable again');
-    lastLogged = 0;
-  });
-}
-
 /** Wires config → schedulers → worker → upstream → cache → status. */
 export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger: Logger): Daemon {
-  const runtime = createRuntime(jobs, config, logger);
+  const reporter = new ErrorReporter(logger);
+  const runtime = createRuntime(jobs, config, logger, reporter);
   const plans = [...runtime.plans.values()];
   const prefix = queuePrefix(config);
   const target = { url: config.redis.queueUrl, ca: config.redis.ca };
   const queueConnection = connectRedis(target, 'queue');
   const workerConnection = connectRedis(target, 'queue');
-  watchConnection(queueConnection, 'queue', logger);
-  watchConnection(workerConnection, 'worker', logger);
+  for (const [name, client] of [['queue', queueConnection], ['worker', workerConnection]] as const) {
+    client.on('error', (error) => reporter.report(name, error));
+    client.on('ready', () => reporter.recovered(name));
+  }
   const queue = new Queue<WarmJobData>(QUEUE_NAME, { connection: queueConnection, prefix });
-  queue.on('error', (error) => logger.error({ err: error }, 'queue error'));
+  // BullMQ re-emits its connection's errors: reported under the same name, rate-limited together.
+  queue.on('error', (error) => reporter.report('queue', error));
   const desired = desiredSchedulers(plans, config.group.timezone);
   let worker: Worker | undefined;
   let stopped = false;
@@ -63,7 +47,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
   runtime.run.upstream.auth.on('closed', () => {
     const message = 'ERR_UPSTREAM_AUTH: the upstream refused the token (HTTP 401); no request is sent until the token changes';
     logger.error('upstream token refused (HTTP 401): every job is paused until the token changes (rotate UPSTREAM_TOKEN_FILE)');
-    void runtime.run.status.markAuthFailed(plans.map((p) => p.job.name), Date.now(), message).catch((error) => {
+    void runtime.run.status.markAuthFailed(plans.filter((p) => p.enabled).map((p) => p.job.name), Date.now(), message).catch((error) => {
       logger.warn({ err: error }, 'could not mark the jobs auth failed in the status store');
     });
   });
@@ -80,6 +64,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       plans: runtime.plans,
       run: runtime.run,
       logger,
+      reporter,
       onActivity: () => {
         lastActivity = Date.now();
       },
@@ -97,10 +82,16 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       return queue.getJobSchedulers(0, -1, true);
     },
     lastActivity: () => lastActivity,
+    // 'connect': the socket is up but the handshake got no answer (a black hole).
+    connected: () => queueConnection.status === 'ready' || queueConnection.status === 'connect',
     recreateWorker: async () => {
+      // A connection that stopped answering without an error (a half-open
+      // socket after a failover, a dropped route) never fails by itself:
+      // reconnect every connection; ioredis resends what was pending.
+      for (const client of [queueConnection, workerConnection, runtime.cacheRedis, runtime.statusRedis]) client.disconnect(true);
       const old = worker;
       worker = undefined;
-      await old?.close(true).catch((error: unknown) => logger.warn({ err: error }, 'closing the stuck worker failed'));
+      void old?.close(true).catch((error: unknown) => logger.warn({ err: error }, 'closing the stuck worker failed'));
       if (!stopped) worker = newWorker();
       lastActivity = Date.now();
     },
@@ -143,9 +134,13 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     watchdog.start();
   }
 
-  async function closeConnections(): Promise<void> {
-    await queue.close().catch(() => undefined);
-    await Promise.all([closeRedis(queueConnection), closeRedis(workerConnection), runtime.close()]);
+  let closed: Promise<void> | undefined;
+  function closeConnections(): Promise<void> {
+    closed ??= (async () => {
+      await queue.close().catch(() => undefined);
+      await Promise.all([closeRedis(queueConnection), closeRedis(workerConnection), runtime.close()]);
+    })();
+    return closed;
   }
 
   async function stop(): Promise<void> {

@@ -8,6 +8,7 @@ import { StatusStore } from './status/store.js';
 import { closeRedis, connectRedis } from './shared/redis.js';
 import { createUpstreamLimiter } from './limit/upstream-limiter.js';
 import type { RunContext } from './worker/run-job.js';
+import { ErrorReporter } from './shared/error-reporter.js';
 
 /** What both the daemon and `--once` run on: the plans and one wired run context. */
 export interface Runtime {
@@ -28,13 +29,15 @@ export function planJobs(jobs: readonly ParsedJob[], config: Config): Map<string
   return new Map(jobs.map((job) => [job.name, planJob(job, config.jobs[job.name], config.cache.maxStaleMs)]));
 }
 
-export function createRuntime(jobs: readonly ParsedJob[], config: Config, logger: Logger): Runtime {
+export function createRuntime(jobs: readonly ParsedJob[], config: Config, logger: Logger, reporter = new ErrorReporter(logger)): Runtime {
   const plans = planJobs(jobs, config);
   const cacheRedis = connectRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache');
   const statusRedis =
     config.redis.queueUrl === config.redis.cacheUrl ? cacheRedis : connectRedis({ url: config.redis.queueUrl, ca: config.redis.ca }, 'cache');
-  for (const client of new Set([cacheRedis, statusRedis])) {
-    client.on('error', (error) => logger.warn({ err: error }, 'redis connection error (cache/status)'));
+  for (const [name, client] of new Map([['cache', cacheRedis], ['status', statusRedis]]).entries()) {
+    if (name === 'status' && client === cacheRedis) continue;
+    client.on('error', (error) => reporter.report(name, error));
+    client.on('ready', () => reporter.recovered(name));
   }
   const stopping = new AbortController();
   const abort = new AbortController();

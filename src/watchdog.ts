@@ -8,6 +8,12 @@ export interface WatchdogOptions {
   reconcile(): Promise<Array<{ key: string; next?: number }>>;
   /** When the worker last started or finished a job. */
   lastActivity(): number;
+  /**
+   * Whether the queue connection is up (or connected and waiting for its
+   * handshake): an unanswered call on it is a hang; on a reconnecting one, an
+   * outage. @defaultValue always true
+   */
+  connected?(): boolean;
   recreateWorker(): Promise<void>;
 }
 
@@ -24,6 +30,7 @@ export interface WatchdogOptions {
 export class Watchdog {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private pending: Promise<Array<{ key: string; next?: number }>> | undefined;
 
   constructor(private readonly options: WatchdogOptions) {}
 
@@ -38,10 +45,41 @@ export class Watchdog {
     this.timer = undefined;
   }
 
+  /** How long one reconcile may take before the connection is taken for hung. */
+  private get reconcileDeadlineMs(): number {
+    return Math.min(this.options.stuckAfterMs, Math.max(5_000, this.options.intervalMs));
+  }
+
   /** One check; exposed for tests. Returns true when it recreated the worker. */
   async check(now = Date.now()): Promise<boolean> {
     const { logger, stuckAfterMs } = this.options;
-    const schedulers = await this.options.reconcile();
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), this.reconcileDeadlineMs)));
+    // One reconcile at a time: a call still unanswered from an earlier check
+    // is waited on again rather than joined by another.
+    if (!this.pending) {
+      const started = this.options.reconcile();
+      this.pending = started;
+      started.then(
+        () => (this.pending === started ? (this.pending = undefined) : undefined),
+        () => (this.pending === started ? (this.pending = undefined) : undefined),
+      );
+    }
+    const schedulers = await Promise.race([this.pending, hung]).finally(() => clearTimeout(timer));
+    if (schedulers === 'hung') {
+      if (this.options.connected && !this.options.connected()) {
+        // Reconnecting: an outage, which ioredis handles; not a hang.
+        logger.debug('watchdog check waits for redis to come back');
+        return false;
+      }
+      // Connected, yet no answer: abandon the call; the reconnect resends it.
+      this.pending = undefined;
+      // A Redis call that gets no answer, and no error either, stops everything
+      // waiting on it: reconnect (in recreateWorker) rather than wait forever.
+      logger.error({ deadlineMs: this.reconcileDeadlineMs }, 'redis did not answer the watchdog: reconnecting and recreating the worker');
+      await this.options.recreateWorker();
+      return true;
+    }
     const nexts = schedulers.map((s) => Number(s.next)).filter((n) => Number.isFinite(n));
     const oldestDue = nexts.length ? Math.min(...nexts) : undefined;
     const overdueMs = oldestDue === undefined ? 0 : now - oldestDue;

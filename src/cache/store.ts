@@ -52,9 +52,11 @@ export class CacheStore {
    * readable `cached_at`, and an empty answer (a top-level list that is
    * empty), which must not outlive an outage. Returns how many keys were extended.
    */
-  async extendStale(keys: readonly string[], ttlMs: number, maxStaleMs: number, now = Date.now()): Promise<number> {
+  async extendStale(keys: readonly string[], ttlMs: number, maxStaleMs: number): Promise<number> {
     if (keys.length === 0 || maxStaleMs <= 0) return 0;
     const values = (await this.redis.pipeline(keys.map((key) => ['get', key])).exec()) ?? [];
+    // Measured after the read: the extension must not reach past cached_at + maxStale.
+    const now = Date.now();
     const extend = this.redis.pipeline();
     let count = 0;
     keys.forEach((key, i) => {

@@ -13,6 +13,7 @@ export interface ParsedJob {
   readonly description: string;
   readonly fanOut: 'group' | 'projects';
   readonly variants: readonly string[] | undefined;
+  readonly requestsPerUnit: number;
   readonly keys: Readonly<Record<string, KeyTemplate>>;
   readonly defaults: Readonly<{ everyMs?: number; cron?: string; alsoAt?: string; ttlMs: number; emptyTtlMs: number }>;
   readonly request: (unit: UnitContext) => RequestSpec;
@@ -36,7 +37,7 @@ export interface JobPlan {
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,40}$/;
-const KNOWN_FIELDS = new Set(['name', 'description', 'schedule', 'ttl', 'emptyTtl', 'fanOut', 'variants', 'keys', 'request', 'response', 'paging', 'map', 'providesProjects']);
+const KNOWN_FIELDS = new Set(['name', 'description', 'schedule', 'ttl', 'emptyTtl', 'fanOut', 'variants', 'requestsPerUnit', 'keys', 'request', 'response', 'paging', 'map', 'providesProjects']);
 
 export function parseJob(raw: unknown, file: string): ParsedJob {
   const fail = (field: string, problem: string): never => {
@@ -73,6 +74,9 @@ export function parseJob(raw: unknown, file: string): ParsedJob {
   if (def.variants !== undefined && (!Array.isArray(def.variants) || def.variants.length === 0 || def.variants.some((v) => typeof v !== 'string'))) {
     fail('variants', 'must be a non-empty list of strings');
   }
+  if (def.requestsPerUnit !== undefined && !(typeof def.requestsPerUnit === 'number' && def.requestsPerUnit > 0)) {
+    fail('requestsPerUnit', 'must be a number greater than zero');
+  }
   if (typeof def.keys !== 'object' || def.keys === null || Object.keys(def.keys).length === 0) fail('keys', 'must name at least one key template');
   const keys: Record<string, KeyTemplate> = {};
   for (const [name, template] of Object.entries(def.keys!)) {
@@ -101,6 +105,7 @@ export function parseJob(raw: unknown, file: string): ParsedJob {
     description: def.description!,
     fanOut: def.fanOut!,
     variants: def.variants ? Object.freeze([...def.variants]) : undefined,
+    requestsPerUnit: def.requestsPerUnit ?? 1,
     keys: Object.freeze(keys),
     defaults: Object.freeze({
       ...(everyMs !== undefined ? { everyMs } : {}),

@@ -55,6 +55,8 @@ export interface JobDefinition<Page = unknown> {
   emptyTtl: string | number;
   /** `group`: one unit per variant; `projects`: one unit per project (and variant) of the configured scopes. */
   fanOut: 'group' | 'projects';
+  /** Upstream requests one unit usually makes (pages included), for the feasibility check. @defaultValue 1 */
+  requestsPerUnit?: number;
   /** Several units per target, e.g. leaderboard types. */
   variants?: readonly string[];
   /** Key templates under the prefix, e.g. `project:{id}:topics`. Placeholders: `{id}` (decimal id) and `{variant}`-like words. */

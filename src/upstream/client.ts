@@ -93,7 +93,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         const budget = (error.options.context as { retryBudget?: RetryBudget }).retryBudget;
         if (budget && !budget.take()) return 0;
         // Full jitter: replicas that failed together do not retry together.
-        return Math.round(Math.random() * o.retryBaseMs * 2 ** (attemptCount - 1));
+        // Never 0: got reads a delay of 0 as "do not retry".
+        return 1 + Math.round(Math.random() * o.retryBaseMs * 2 ** (attemptCount - 1));
       },
     },
     headers: { accept: 'application/json', 'user-agent': 'cache-warmer' },
@@ -160,7 +161,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       }
       const translated = translate(route, error, o.maxRetryAfterMs);
       if (translated.code === 'ERR_UPSTREAM_AUTH') auth.close(token);
-      if (isThrottle(translated)) throttle.hit(translated.retryAfterMs);
+      if (isThrottle(translated)) throttle.note(translated.retryAfterMs);
       throw translated;
     }
     if (response.statusCode >= 300) {
@@ -184,7 +185,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     if (envelope.succeeded !== true) {
       const code = typeof envelope.code === 'number' ? envelope.code : undefined;
       const error = envelopeError(route, code, response.statusCode);
-      if (isThrottle(error)) throttle.hit(undefined);
+      if (isThrottle(error)) throttle.note(undefined);
       throw error;
     }
     auth.open();

@@ -45,27 +45,34 @@ function digest(token: string): string {
 /**
  * Backoff after throttling (HTTP 429 or envelope code 1059): `Retry-After`
  * when the upstream says (capped), else the steps the app's own clients use,
- * 2 s, 5 s, 10 s, staying at 10 s while throttling goes on.
+ * 2 s, 5 s, 10 s, staying at 10 s while throttling goes on. Responses only
+ * note what they saw; a refresh that was throttled takes one backoff, so
+ * requests throttled together count once.
  */
 export class ThrottleState {
   private static readonly STEPS_MS = [2_000, 5_000, 10_000];
   private streak = 0;
-  private lastDelayMs = 0;
+  private retryAfterMs: number | undefined;
 
   constructor(private readonly maxMs: number) {}
 
-  hit(retryAfterMs: number | undefined): void {
+  /** A throttled response, with the `Retry-After` it carried. */
+  note(retryAfterMs: number | undefined): void {
+    if (retryAfterMs !== undefined) this.retryAfterMs = Math.max(this.retryAfterMs ?? 0, retryAfterMs);
+  }
+
+  /** The backoff for a refresh that was throttled; each call escalates. */
+  take(): number {
     const step = ThrottleState.STEPS_MS[Math.min(this.streak, ThrottleState.STEPS_MS.length - 1)]!;
     this.streak += 1;
-    this.lastDelayMs = Math.min(this.maxMs, retryAfterMs ?? step);
+    const delay = Math.min(this.maxMs, this.retryAfterMs ?? step);
+    this.retryAfterMs = undefined;
+    return delay;
   }
 
+  /** A success ends the throttling: the next backoff starts over at 2 s. */
   clear(): void {
     this.streak = 0;
-  }
-
-  /** How long to wait after the last throttling answer. */
-  get delayMs(): number {
-    return this.lastDelayMs;
+    this.retryAfterMs = undefined;
   }
 }

@@ -149,7 +149,7 @@ export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRec
     itemsFailed,
     itemsGone,
     staleExtended,
-    ...(outcome === 'throttled' ? { retryAfterMs: context.upstream.throttle.delayMs } : {}),
+    ...(outcome === 'throttled' ? { retryAfterMs: context.upstream.throttle.take() } : {}),
     ...(firstError ? { error: firstError } : {}),
   };
   const summary = {

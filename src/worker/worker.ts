@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { JobPlan } from '../definition/parse.js';
 import type { WarmJobData } from '../schedule/schedulers.js';
 import { runJob, type RunContext } from './run-job.js';
+import type { ErrorReporter } from '../shared/error-reporter.js';
 
 export interface WorkerOptions {
   queueName: string;
@@ -17,6 +18,8 @@ export interface WorkerOptions {
   plans: ReadonlyMap<string, JobPlan>;
   run: RunContext;
   logger: Logger;
+  /** Rate-limits the worker's background (connection) errors; without it each is logged. */
+  reporter?: ErrorReporter;
   /** Called whenever a job starts or ends: the watchdog's proof of life. */
   onActivity?: () => void;
 }
@@ -70,7 +73,7 @@ export function startWorker(options: WorkerOptions): Worker<WarmJobData> {
     },
   );
   // Background errors always have a listener: an unhandled 'error' would crash the daemon.
-  worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+  worker.on('error', (error) => (options.reporter ? options.reporter.report('worker', error) : logger.error({ err: error }, 'worker error')));
   worker.on('failed', (job, error) => {
     options.onActivity?.();
     logger.debug({ job: job?.name, id: job?.id, err: error }, 'job failed');

@@ -213,7 +213,7 @@ describe('a failed refresh never overwrites or deletes a good value', () => {
     expect(h.sim.requests.every((r) => !r.authorized)).toBe(true);
   });
 
-  // Bug: run-job.ts wraps the first error in a PartialRefreshError unless exactly one unit
+  // Regression (fixed): run-job.ts wraps the first error in a PartialRefreshError unless exactly one unit
   // ran, although its comment says "All failed: the unit's own error says most". An expired
   // token then shows up as ERR_REFRESH_PARTIAL "4 of 4 items failed" instead of ERR_UPSTREAM_AUTH.
   it('a refresh in which every unit failed reports the units’ own error code, not a partial refresh', async () => {
@@ -353,7 +353,7 @@ describe('hostile or broken answers', () => {
     }
   });
 
-  // Bug: jobs/topics.ts and jobs/leaderboards.ts give the list a `.default([])`, so an
+  // Regression (fixed): jobs/topics.ts and jobs/leaderboards.ts give the list a `.default([])`, so an
   // answer without the list at all (here `resp_data: {}`, as the detail endpoint sends for a
   // deleted project; equally a 50 MB `{"padding":…}` body) is taken for an empty list and
   // overwrites the good value. The upstream's empty answer is an empty list, `"topics": []`.

@@ -280,8 +280,8 @@ describe('daily-stats', () => {
     expect(dailyStats.map([{ checkined_count: 1 }], ny)[0]!.value.date).toBe('2025-12-09');
   });
 
-  it('counts a missing count as zero', () => {
-    expect(dailyStats.response.parse(body('{}'))).toEqual({ checkined_count: 0 });
+  it('rejects an answer without the count instead of caching zero check-ins', () => {
+    expect(dailyStats.response.safeParse(body('{}')).success).toBe(false);
   });
 });
 

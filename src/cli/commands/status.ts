@@ -16,6 +16,10 @@ export async function readStatus(jobs: readonly ParsedJob[], config: Config): Pr
   const redis = connectRedis({ url: config.redis.queueUrl, ca: config.redis.ca }, 'queue', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
   // BullMQ does not close a connection it was given.
   const queue = new Queue(QUEUE_NAME, { connection: redis, prefix: queuePrefix(config) });
+  // The awaited calls below reject with the error; without listeners BullMQ
+  // and ioredis would print it whole, command arguments (a password) included.
+  queue.on('error', () => undefined);
+  redis.on('error', () => undefined);
   try {
     const plans = planJobs(jobs, config);
     const store = new StatusStore(redis, config.cache.prefix);
