@@ -9,6 +9,8 @@ import { closeRedis, connectRedis } from './shared/redis.js';
 import { redactUrl } from './shared/secrets.js';
 import { Watchdog } from './watchdog.js';
 import { ErrorReporter } from './shared/error-reporter.js';
+import { feasibility } from './schedule/feasibility.js';
+import { countCachedProjects } from './worker/projects.js';
 
 export interface Daemon {
   /** Waits for Redis (however long it takes), registers the schedulers and starts the worker. */
@@ -79,6 +81,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       if (report.upserted.length || report.removed.length) {
         logger.warn(report, 'schedulers did not match the configuration (Redis flushed, evicted or edited?): re-registered');
       }
+      await checkFeasibility().catch((error: unknown) => logger.debug({ err: error }, 'feasibility check failed'));
       return queue.getJobSchedulers(0, -1, true);
     },
     lastActivity: () => lastActivity,
@@ -96,6 +99,17 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       lastActivity = Date.now();
     },
   });
+
+  /** Warns, once per change of verdict, when the cadences need more requests than the rate limit allows. */
+  let lastFeasibility = '';
+  async function checkFeasibility(): Promise<void> {
+    const projects = await countCachedProjects(runtime.run.projectsProvider, runtime.run.cache, config.projects.scopes);
+    const fit = feasibility(plans, projects, config.upstream.rateLimit, config.group.timezone);
+    const verdict = fit.warnings.join('\n');
+    if (verdict === lastFeasibility) return;
+    lastFeasibility = verdict;
+    for (const warning of fit.warnings) logger.warn({ neededPerSecond: fit.neededPerSecond, limitPerSecond: fit.limitPerSecond }, warning);
+  }
 
   async function warnOnEvictionPolicy(): Promise<void> {
     try {
@@ -128,6 +142,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     if (stopped) return;
     logger.info(report, 'schedulers reconciled');
     await warnOnEvictionPolicy();
+    await checkFeasibility().catch((error: unknown) => logger.debug({ err: error }, 'feasibility check failed'));
     if (stopped) return;
     worker = newWorker();
     lastActivity = Date.now();

@@ -6,12 +6,16 @@ import { nextCronRun } from './cron.js';
 /** The data of every job the schedulers create: never anything secret. */
 export interface WarmJobData {
   trigger: 'schedule' | 'manual';
+  /** The stagger the scheduler was registered with (BullMQ stores its own offset for every scheduler). */
+  offset?: number;
 }
 
 export interface DesiredScheduler {
   id: string;
   job: string;
   every?: number;
+  /** With `every`: where in each interval the job fires, so that jobs of one cadence do not fire together. */
+  offset?: number;
   pattern?: string;
   tz?: string;
 }
@@ -28,6 +32,17 @@ export function desiredSchedulers(plans: readonly JobPlan[], timeZone: string): 
     if (plan.everyMs !== undefined) out.push({ id: name, job: name, every: plan.everyMs });
     else if (plan.cron !== undefined) out.push({ id: name, job: name, pattern: plan.cron, tz: timeZone });
     if (plan.alsoAt !== undefined) out.push({ id: name + ALSO_AT_SUFFIX, job: name, pattern: plan.alsoAt, tz: timeZone });
+  }
+  // Stagger: the k-th of n jobs with the same interval fires k/n into it
+  // (BullMQ `offset`), e.g. project-stats at :00 and leaderboards at :15 of
+  // each half hour, instead of both on the same second.
+  const byEvery = new Map<number, DesiredScheduler[]>();
+  for (const d of out) if (d.every !== undefined) byEvery.set(d.every, [...(byEvery.get(d.every) ?? []), d]);
+  for (const [every, group] of byEvery) {
+    group.sort((a, b) => a.id.localeCompare(b.id));
+    group.forEach((d, k) => {
+      if (k > 0) d.offset = Math.round((k * every) / group.length);
+    });
   }
   return out;
 }
@@ -62,14 +77,25 @@ export async function reconcileSchedulers(queue: Queue, desired: readonly Desire
       have !== undefined &&
       have.name === want.job &&
       (have.every === undefined ? undefined : Number(have.every)) === want.every &&
+      // BullMQ keeps an offset for every `every` scheduler (the phase of its
+      // first run); ours is in the template's data.
+      Number((have.template?.data as WarmJobData | undefined)?.offset ?? 0) === (want.offset ?? 0) &&
       (have.pattern ?? undefined) === want.pattern &&
       (have.tz ?? undefined) === want.tz;
     if (same) {
       report.unchanged.push(want.id);
       continue;
     }
-    const repeat = want.every !== undefined ? { every: want.every } : { pattern: want.pattern!, tz: want.tz! };
-    await queue.upsertJobScheduler(want.id, repeat, { name: want.job, data: { trigger: 'schedule' } satisfies WarmJobData, opts: JOB_OPTIONS });
+    const repeat =
+      want.every !== undefined ? { every: want.every, ...(want.offset ? { offset: want.offset } : {}) } : { pattern: want.pattern!, tz: want.tz! };
+    const data: WarmJobData = { trigger: 'schedule', ...(want.offset ? { offset: want.offset } : {}) };
+    await queue.upsertJobScheduler(want.id, repeat, { name: want.job, data, opts: JOB_OPTIONS });
+    if (!have && want.offset) {
+      // A staggered scheduler first fires at its offset; a new one also runs
+      // now, so that a fresh deployment is warm at once. The job id makes
+      // replicas registering it together add one run, not several.
+      await queue.add(want.job, { trigger: 'schedule' }, { ...JOB_OPTIONS, jobId: `first-${want.id}` });
+    }
     report.upserted.push(want.id);
   }
   const wanted = new Set(desired.map((d) => d.id));

@@ -65,3 +65,16 @@ export async function markProjectGone(provider: JobPlan | undefined, projectId: 
   await cache.write(toEntries(plan, [output], cache.prefix));
   await cache.addGoneProject(internalKeys.goneProjects(cache.prefix), projectId, plan.ttlMs);
 }
+
+/** How many projects the warmed lists name for the scopes, without asking the upstream (0 when none is warm). */
+export async function countCachedProjects(provider: JobPlan | undefined, cache: CacheStore, scopes: readonly string[]): Promise<number> {
+  if (!provider?.job.providesProjects) return 0;
+  const { key, ids } = provider.job.providesProjects;
+  const template = provider.job.keys[key]!;
+  const all = new Set<string>();
+  for (const scope of scopes) {
+    const value = await cache.readJson(template.build(cache.prefix, Object.fromEntries(template.placeholders.map((p) => [p, scope])))).catch(() => undefined);
+    for (const id of value === undefined ? [] : ids(value)) all.add(id);
+  }
+  return all.size;
+}

@@ -68,7 +68,9 @@ describe('the cache-warmer command line', () => {
 
     const status = await cli(['status', '--json'], { REDIS_URL: env.REDIS_URL!, CACHE_PREFIX: prefix });
     expect(status.code).toBe(0);
-    const doc = JSON.parse(status.output) as { jobs: Array<Record<string, unknown>> };
+    const doc = JSON.parse(status.output) as { jobs: Array<Record<string, unknown>>; feasibility: { projects: number; fits: boolean; warnings: string[] } };
+    const ongoing = sim.data.projects.filter((p) => p.status === 'ongoing' && !p.deleted).length;
+    expect(doc.feasibility).toMatchObject({ projects: ongoing, fits: true, warnings: [] });
     expect(doc.jobs.map((j) => j.name).sort()).toEqual(['daily-stats', 'leaderboards', 'project-stats', 'projects-list', 'topics']);
     for (const job of doc.jobs) {
       expect(job).toMatchObject({ runs: 1, successes: 1, failures: 0, successRate: 1, lastError: null });
@@ -82,6 +84,11 @@ describe('the cache-warmer command line', () => {
     expect(table.code).toBe(0);
     expect(table.output).toMatch(/^JOB\s+STATE\s+SCHEDULE\s+RUNS/);
     expect(table.output).toContain('every 5m');
+    expect(table.output).toContain(`upstream load: `);
+
+    // A limit far too low for the cadences is called out, with a cadence that would fit.
+    const tight = await cli(['status'], { REDIS_URL: env.REDIS_URL!, CACHE_PREFIX: prefix, UPSTREAM_RATE_LIMIT: '0.01' });
+    expect(tight.output).toMatch(/warning: topics needs [\d.]+ req\/s for \d+ projects every 5m; limit is 0\.01 req\/s/);
   });
 
   it('--once exits 1 when a refresh fails and records the failure without the token', async () => {

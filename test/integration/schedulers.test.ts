@@ -44,6 +44,8 @@ async function pendingRuns(queue: Queue, states: PendingState[] = ['delayed', 'w
   const jobs = await queue.getJobs(states, 0, -1, true);
   const byScheduler = new Map<string, number>();
   for (const job of jobs) {
+    // A staggered scheduler's one-off first run (see reconcileSchedulers) is not one of its runs.
+    if (job.id?.startsWith('first-')) continue;
     const id = job.repeatJobKey ?? `(no scheduler) ${job.name}`;
     byScheduler.set(id, (byScheduler.get(id) ?? 0) + 1);
   }
@@ -74,7 +76,7 @@ describe('reconcileSchedulers', () => {
     // The jobs carry the trigger and nothing secret.
     const jobs = await queue.getJobs(['delayed', 'waiting', 'prioritized'], 0, -1, true);
     for (const job of jobs) {
-      expect(job.data).toEqual({ trigger: 'schedule' });
+      expect(job.data).toMatchObject({ trigger: 'schedule' });
       expect(JSON.stringify(job)).not.toContain(h.token);
     }
   });
@@ -162,16 +164,36 @@ describe('reconcileSchedulers', () => {
     const report = await reconcileSchedulers(queue, desired(h, changed));
 
     expect([...report.removed].sort()).toEqual(['daily-stats@alsoAt', 'leaderboards', 'old-job']);
-    expect(report.upserted).toEqual([]);
+    // project-stats was staggered behind leaderboards; alone in its cadence now, it loses its offset.
+    expect(report.upserted).toEqual(['project-stats']);
     const remaining = ['daily-stats', 'project-stats', 'projects-list', 'topics'];
     const after = await schedulers(queue);
     expect([...after.keys()].sort()).toEqual(remaining);
-    for (const id of remaining) expect(after.get(id), id).toEqual(before.get(id));
+    for (const id of remaining.filter((r) => r !== 'project-stats')) expect(after.get(id), id).toEqual(before.get(id));
     const runs = await pendingRuns(queue);
     for (const id of remaining) expect(runs.get(id), id).toBe(1);
     // Future runs of removed schedulers are gone. An `every` scheduler's first run is
     // queued as waiting at once and stays: the worker completes it as skipped.
     const delayed = await pendingRuns(queue, ['delayed']);
     for (const id of report.removed) expect(delayed.get(id), id).toBeUndefined();
+  });
+
+  it('staggers jobs of one cadence with offsets, and runs a new staggered job at once as well', async () => {
+    const h = await create();
+    const queue = openQueue(h);
+    const wanted = desired(h);
+    expect(wanted.find((d) => d.id === 'leaderboards')!.offset).toBeUndefined();
+    expect(wanted.find((d) => d.id === 'project-stats')!.offset).toBe(15 * MINUTE);
+
+    await Promise.all([0, 1, 2].map(() => reconcileSchedulers(openQueue(h), wanted)));
+    const first = await queue.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1, true);
+    expect(first.filter((j) => j.id?.startsWith('first-')).map((j) => j.id)).toEqual(['first-project-stats']);
+    const next = (await schedulers(queue)).get('project-stats')!.next!;
+    expect(next % (30 * MINUTE)).toBe(15 * MINUTE);
+
+    // Registered again unchanged: no new first run, same next run.
+    const report = await reconcileSchedulers(queue, wanted);
+    expect(report.upserted).toEqual([]);
+    expect((await schedulers(queue)).get('project-stats')!.next).toBe(next);
   });
 });

@@ -54,7 +54,8 @@ describe('desiredSchedulers', () => {
       { id: 'daily-stats', job: 'daily-stats', every: 900_000 },
       { id: 'daily-stats@alsoAt', job: 'daily-stats', pattern: '5 0 0 * * *', tz: TZ },
       { id: 'leaderboards', job: 'leaderboards', every: 1_800_000 },
-      { id: 'project-stats', job: 'project-stats', every: 1_800_000 },
+      // Staggered: the second job of the 30-minute cadence fires 15 minutes in.
+      { id: 'project-stats', job: 'project-stats', every: 1_800_000, offset: 900_000 },
       { id: 'projects-list', job: 'projects-list', every: 3_600_000 },
       { id: 'topics', job: 'topics', every: 300_000 },
     ]);

@@ -5,9 +5,14 @@ import { planJobs, queuePrefix, QUEUE_NAME } from '../../runtime.js';
 import { StatusStore, type JobStatus } from '../../status/store.js';
 import { describeSchedule, nextRunAt } from '../../schedule/schedulers.js';
 import { closeRedis, connectRedis } from '../../shared/redis.js';
+import { feasibility, type Feasibility } from '../../schedule/feasibility.js';
+import { countCachedProjects } from '../../worker/projects.js';
+import { CacheStore } from '../../cache/store.js';
 
 export interface StatusDocument {
   jobs: Array<JobStatus & { schedule: string; nextRunAt: string | null }>;
+  /** Whether the cadences fit the upstream rate limit for the projects the warmed lists name. */
+  feasibility: Pick<Feasibility, 'neededPerSecond' | 'limitPerSecond' | 'fits' | 'warnings'> & { projects: number };
 }
 
 /** The status store joined with the schedule: the document of `status --json`. */
@@ -25,7 +30,17 @@ export async function readStatus(jobs: readonly ParsedJob[], config: Config): Pr
     const store = new StatusStore(redis, config.cache.prefix);
     const names = [...new Set([...plans.keys(), ...(await store.knownJobs())])];
     const [statuses, schedulers] = await Promise.all([store.read(names), queue.getJobSchedulers(0, -1, true)]);
+    const cacheRedis = config.redis.cacheUrl === config.redis.queueUrl ? redis : connectRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
+    cacheRedis.on('error', () => undefined);
+    let projects = 0;
+    try {
+      projects = await countCachedProjects([...plans.values()].find((p) => p.job.providesProjects), new CacheStore(cacheRedis, config.cache.prefix), config.projects.scopes);
+    } finally {
+      if (cacheRedis !== redis) await closeRedis(cacheRedis);
+    }
+    const fit = feasibility([...plans.values()], projects, config.upstream.rateLimit, config.group.timezone);
     return {
+      feasibility: { projects, neededPerSecond: fit.neededPerSecond, limitPerSecond: fit.limitPerSecond, fits: fit.fits, warnings: fit.warnings },
       jobs: statuses.map((s) => {
         const plan = plans.get(s.name);
         const next = plan ? nextRunAt(plan, config.group.timezone, schedulers) : undefined;
@@ -77,5 +92,8 @@ export function formatTable(doc: StatusDocument, now = Date.now()): string {
     j.lastError ? j.lastError.slice(0, 80) : '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const table = [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const f = doc.feasibility;
+  const load = `upstream load: ${f.neededPerSecond.toFixed(2)} req/s needed for ${f.projects} projects; limit ${f.limitPerSecond > 0 ? `${f.limitPerSecond} req/s` : 'none'}`;
+  return [table, '', load, ...f.warnings.map((w) => `warning: ${w}`)].join('\n');
 }
