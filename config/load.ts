@@ -39,7 +39,7 @@ export interface Config {
   };
   group: { timezone: string };
   projects: { scopes: string[] };
-  worker: { concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
+  worker: { concurrency: number; batchSize: number; lockDurationMs: number; stalledIntervalMs: number };
   shutdown: { graceMs: number };
   watchdog: { intervalMs: number; stuckAfterMs: number };
   log: { level: string };
@@ -158,6 +158,7 @@ export function loadConfig(options: LoadOptions): Config {
     projects: { scopes: get('projects.scopes') as string[] },
     worker: {
       concurrency: Math.max(1, Number(get('worker.concurrency'))),
+      batchSize: Math.max(1, Number(get('worker.batchSize'))),
       lockDurationMs: ms('worker.lockDuration'),
       stalledIntervalMs: ms('worker.stalledInterval'),
     },

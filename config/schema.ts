@@ -49,6 +49,7 @@ export function buildSchema(jobNames: readonly string[]) {
     },
     worker: {
       concurrency: { doc: 'Jobs one daemon runs at once.', format: 'nat', default: 2, env: 'WORKER_CONCURRENCY' },
+      batchSize: { doc: 'Units per batch job when a run is spread over the fleet; a run of at most this many units runs whole.', format: 'nat', default: 50, env: 'WORKER_BATCH_SIZE' },
       lockDuration: { doc: 'BullMQ job lock: a replica that dies mid-job loses it after this, and another takes the job over.', format: 'positive-duration', default: '30s', env: 'WORKER_LOCK_DURATION' },
       stalledInterval: { doc: 'How often BullMQ looks for jobs whose replica died.', format: 'positive-duration', default: '30s', env: 'WORKER_STALLED_INTERVAL' },
     },

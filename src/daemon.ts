@@ -1,9 +1,9 @@
-import { Queue, type Worker } from 'bullmq';
+import { FlowProducer, Queue, type Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { ParsedJob } from './definition/parse.js';
 import { createRuntime, queuePrefix, QUEUE_NAME } from './runtime.js';
-import { desiredSchedulers, reconcileSchedulers, describeSchedule, type WarmJobData } from './schedule/schedulers.js';
+import { desiredSchedulers, reconcileSchedulers, describeSchedule, JOB_OPTIONS, type WarmJobData } from './schedule/schedulers.js';
 import { startWorker } from './worker/worker.js';
 import { closeRedis, connectRedis } from './shared/redis.js';
 import { redactUrl } from './shared/secrets.js';
@@ -41,6 +41,8 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
   const queue = new Queue<WarmJobData>(QUEUE_NAME, { connection: queueConnection, prefix });
   // BullMQ re-emits its connection's errors: reported under the same name, rate-limited together.
   queue.on('error', (error) => reporter.report('queue', error));
+  const flow = new FlowProducer({ connection: queueConnection, prefix });
+  flow.on('error', (error) => reporter.report('queue', error));
   const desired = desiredSchedulers(plans, config.group.timezone);
   let worker: Worker | undefined;
   let stopped = false;
@@ -67,6 +69,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       run: runtime.run,
       logger,
       reporter,
+      fanOut: { queue, flow, batchSize: config.worker.batchSize, jobOptions: JOB_OPTIONS },
       onActivity: () => {
         lastActivity = Date.now();
       },
@@ -152,6 +155,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
   let closed: Promise<void> | undefined;
   function closeConnections(): Promise<void> {
     closed ??= (async () => {
+      await flow.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
       await Promise.all([closeRedis(queueConnection), closeRedis(workerConnection), runtime.close()]);
     })();

@@ -53,7 +53,7 @@ export interface ReconcileReport {
   unchanged: string[];
 }
 
-const JOB_OPTIONS = {
+export const JOB_OPTIONS = {
   // Bounded history: enough to inspect recent runs, never a growing list.
   removeOnComplete: { count: 100 },
   removeOnFail: { count: 500 },

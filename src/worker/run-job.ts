@@ -56,99 +56,134 @@ export interface RunResult {
 /** How many failed units of one run are logged one by one; the rest are counted. */
 const UNIT_FAILURES_LOGGED = 3;
 
+/** What refreshing a set of units did. */
+export interface UnitsOutcome {
+  itemsOk: number;
+  itemsFailed: number;
+  itemsGone: number;
+  keysWritten: number;
+  bytesWritten: number;
+  staleExtended: number;
+  /** Why the refresh stopped starting units, if it did. */
+  stop?: 'throttled' | 'auth' | 'shutdown';
+  firstError?: Error;
+  /** Failed units that another attempt may fix (transient failures). */
+  retryable: Unit[];
+}
+
 /**
- * Runs one refresh of a job: lists its units, fetches them with bounded
- * concurrency, writes each unit's keys once the whole unit has been fetched
- * and validated, serves the failed units' old values stale, and records the
- * run in the status store. A failed unit writes nothing, so its previous
- * value stays as it was. Throttling, a refused token or shutdown stop the run
- * from starting more units.
+ * Refreshes units with bounded concurrency: writes each unit's keys once the
+ * whole unit has been fetched and validated, caches deleted projects as
+ * gone, and serves the failed (and skipped) units' old values stale.
+ * Throttling, a refused token or shutdown stop it from starting more units.
  */
-export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRecord['trigger']): Promise<RunResult> {
-  const started = Date.now();
-  const now = new Date(started);
+export async function refreshUnits(plan: JobPlan, units: readonly Unit[], context: RunContext, now: Date): Promise<UnitsOutcome> {
   const log = context.logger.child({ job: plan.job.name });
   const writer = new BatchWriter(context.cache);
-  let itemsOk = 0;
-  let itemsFailed = 0;
-  let itemsGone = 0;
-  let firstError: Error | undefined;
-  let stop: 'throttled' | 'auth' | 'shutdown' | undefined;
+  const outcome: UnitsOutcome = { itemsOk: 0, itemsFailed: 0, itemsGone: 0, keysWritten: 0, bytesWritten: 0, staleExtended: 0, retryable: [] };
   const notRefreshed: Unit[] = [];
-
-  const classify = (error: unknown) => {
-    if (isThrottle(error)) stop ??= 'throttled';
-    else if (isAuthFailure(error)) stop ??= 'auth';
-    else if (isWarmerError(error) && error.code === 'ERR_ABORTED') stop ??= 'shutdown';
+  const fetchContext = {
+    ...context,
+    now,
+    retryBudget: new RetryBudget(units.length),
+    horizonMs: horizonForCadence(plan.everyMs),
+    isProjectGone: (projectId: string) => isProjectGone(context.projectsProvider, projectId, { ...context, now }),
   };
-
   try {
-    const units = await listUnits(plan, context);
-    const fetchContext = {
-      ...context,
-      now,
-      retryBudget: new RetryBudget(units.length),
-      horizonMs: horizonForCadence(plan.everyMs),
-      isProjectGone: (projectId: string) => isProjectGone(context.projectsProvider, projectId, { ...context, now }),
-    };
     await pMap(
       units,
       async (unit) => {
-        if (stop || context.stopping?.aborted) {
+        if (outcome.stop || context.stopping?.aborted) {
           notRefreshed.push(unit);
           return;
         }
         try {
           const { entries } = await fetchUnit(plan, unit, fetchContext);
           writer.add(entries);
-          itemsOk += 1;
+          outcome.itemsOk += 1;
         } catch (error) {
           if (error instanceof ProjectGoneError) {
             await markProjectGone(context.projectsProvider, error.projectId, context.cache, now);
-            itemsGone += 1;
+            outcome.itemsGone += 1;
             log.info({ project: error.projectId }, 'project deleted upstream: cached as gone and left out of the fan-out');
             return;
           }
-          classify(error);
-          itemsFailed += 1;
+          outcome.stop ??= stopReason(error);
+          outcome.itemsFailed += 1;
           notRefreshed.push(unit);
-          firstError ??= error as Error;
-          if (itemsFailed <= UNIT_FAILURES_LOGGED && !stop) {
+          if (!outcome.stop && isWarmerError(error) && (error as { retryable?: boolean }).retryable) outcome.retryable.push(unit);
+          outcome.firstError ??= error as Error;
+          if (outcome.itemsFailed <= UNIT_FAILURES_LOGGED && !outcome.stop) {
             log.warn({ unit: describeUnit(plan.job.name, unit), err: error }, 'unit refresh failed; its keys keep their last value');
           }
         }
       },
       { concurrency: context.concurrency },
     );
-    await writer.flush();
-  } catch (error) {
-    classify(error);
-    firstError ??= error as Error;
+  } finally {
+    const totals = await writer.flush().catch((error: unknown) => {
+      outcome.firstError ??= error as Error;
+      return writer.totals;
+    });
+    outcome.keysWritten = totals.keys;
+    outcome.bytesWritten = totals.bytes;
   }
-  if (!stop && context.stopping?.aborted && notRefreshed.length > 0) stop = 'shutdown';
-
-  let staleExtended = 0;
+  if (!outcome.stop && context.stopping?.aborted && notRefreshed.length > 0) outcome.stop = 'shutdown';
   try {
-    staleExtended = await serveStale(plan, notRefreshed, context.cache);
+    outcome.staleExtended = await serveStale(plan, notRefreshed, context.cache);
   } catch (error) {
     log.warn({ err: error }, 'could not extend the TTL of stale values');
   }
+  return outcome;
+}
 
+/** Why an error stops a run from starting more units, if it does. */
+export function stopReason(error: unknown): UnitsOutcome['stop'] {
+  if (isThrottle(error)) return 'throttled';
+  if (isAuthFailure(error)) return 'auth';
+  if (isWarmerError(error) && error.code === 'ERR_ABORTED') return 'shutdown';
+  return undefined;
+}
+
+/**
+ * Runs one refresh of a job in this process: lists its units, refreshes them
+ * (see refreshUnits) and records the run in the status store. A failed unit
+ * writes nothing, so its previous value stays as it was.
+ */
+export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRecord['trigger']): Promise<RunResult> {
+  const started = Date.now();
+  let outcome: UnitsOutcome;
+  try {
+    const units = await listUnits(plan, context);
+    outcome = await refreshUnits(plan, units, context, new Date(started));
+  } catch (error) {
+    outcome = { itemsOk: 0, itemsFailed: 0, itemsGone: 0, keysWritten: 0, bytesWritten: 0, staleExtended: 0, retryable: [], firstError: error as Error };
+    const stop = stopReason(error);
+    if (stop) outcome.stop = stop;
+  }
+  return finishRun(plan, context, trigger, started, outcome);
+}
+
+/** Turns what the units did into the run's outcome, and records it (or the throttling) in the status store. */
+export async function finishRun(plan: JobPlan, context: RunContext, trigger: RunRecord['trigger'], started: number, o: UnitsOutcome): Promise<RunResult> {
+  const log = context.logger.child({ job: plan.job.name });
+  const stop = o.stop;
+  let firstError = o.firstError;
   const outcome: RunOutcome = stop === 'throttled' ? 'throttled' : stop === 'shutdown' ? 'abandoned' : firstError ? 'failed' : 'ok';
-  if (outcome === 'failed' && itemsOk > 0 && firstError && !isAuthFailure(firstError)) {
-    firstError = new PartialRefreshError(itemsFailed, itemsFailed + itemsOk + itemsGone, firstError);
+  if (outcome === 'failed' && o.itemsOk > 0 && firstError && !isAuthFailure(firstError)) {
+    firstError = new PartialRefreshError(o.itemsFailed, o.itemsFailed + o.itemsOk + o.itemsGone, firstError);
   }
   const result: RunResult = {
     job: plan.job.name,
     outcome,
     ok: outcome === 'ok',
     durationMs: Date.now() - started,
-    keysWritten: writer.totals.keys,
-    bytesWritten: writer.totals.bytes,
-    itemsOk,
-    itemsFailed,
-    itemsGone,
-    staleExtended,
+    keysWritten: o.keysWritten,
+    bytesWritten: o.bytesWritten,
+    itemsOk: o.itemsOk,
+    itemsFailed: o.itemsFailed,
+    itemsGone: o.itemsGone,
+    staleExtended: o.staleExtended,
     ...(outcome === 'throttled' ? { retryAfterMs: context.upstream.throttle.take() } : {}),
     ...(firstError ? { error: firstError } : {}),
   };
@@ -156,10 +191,10 @@ export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRec
     outcome,
     keys: result.keysWritten,
     bytes: result.bytesWritten,
-    itemsOk,
-    itemsFailed,
-    itemsGone,
-    staleExtended,
+    itemsOk: o.itemsOk,
+    itemsFailed: o.itemsFailed,
+    itemsGone: o.itemsGone,
+    staleExtended: o.staleExtended,
     durationMs: result.durationMs,
     trigger,
   };
@@ -180,8 +215,8 @@ export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRec
     durationMs: result.durationMs,
     keysWritten: result.keysWritten,
     bytesWritten: result.bytesWritten,
-    itemsOk,
-    itemsFailed,
+    itemsOk: o.itemsOk,
+    itemsFailed: o.itemsFailed,
     trigger,
     ...(firstError ? { error: describeError(firstError) } : {}),
   });
@@ -192,7 +227,8 @@ export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRec
   return result;
 }
 
-async function listUnits(plan: JobPlan, context: RunContext): Promise<Unit[]> {
+/** The units of one refresh: the variants, for each listed project when the job fans out over projects. */
+export async function listUnits(plan: JobPlan, context: RunContext): Promise<Unit[]> {
   const variants: (string | undefined)[] = plan.job.variants ? [...plan.job.variants] : [undefined];
   const withVariant = (base: Unit) => variants.map((variant) => (variant === undefined ? base : { ...base, variant }));
   if (plan.job.fanOut === 'group') return withVariant({});

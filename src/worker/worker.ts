@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobPlan } from '../definition/parse.js';
 import type { WarmJobData } from '../schedule/schedulers.js';
-import { runJob, type RunContext } from './run-job.js';
+import { finishRun, listUnits, refreshUnits, runJob, stopReason, type RunContext, type RunResult, type UnitsOutcome } from './run-job.js';
+import { fanOut, finishFanOut, runBatch, type FanOutData, type FanOutOptions } from './fan-out.js';
 import type { ErrorReporter } from '../shared/error-reporter.js';
 
 export interface WorkerOptions {
@@ -20,6 +21,8 @@ export interface WorkerOptions {
   logger: Logger;
   /** Rate-limits the worker's background (connection) errors; without it each is logged. */
   reporter?: ErrorReporter;
+  /** Spreads big per-project runs over the fleet as batches; without it every run is done here. */
+  fanOut?: FanOutOptions;
   /** Called whenever a job starts or ends: the watchdog's proof of life. */
   onActivity?: () => void;
 }
@@ -48,7 +51,36 @@ export function startWorker(options: WorkerOptions): Worker<WarmJobData> {
         logger.warn({ job: job.name, id: job.id }, 'skipping a job that is not enabled here');
         return { skipped: true };
       }
-      const result = await runJob(plan, options.run, job.data?.trigger === 'manual' ? 'manual' : 'schedule');
+      const trigger = job.data?.trigger === 'manual' ? 'manual' : 'schedule';
+      const phase = (job.data as Partial<FanOutData> | undefined)?.phase;
+      if (phase === 'batch' && options.fanOut) {
+        return runBatch(plan, job as unknown as Job<FanOutData>, token, worker, options.run, options.fanOut);
+      }
+      let result: RunResult;
+      if (phase === 'finish') {
+        result = await finishFanOut(plan, job as unknown as Job<FanOutData>, options.run);
+      } else if (options.fanOut && plan.job.fanOut === 'projects') {
+        // A run with more units than one batch is spread over the fleet; a small one runs here.
+        const started = Date.now();
+        let units;
+        try {
+          units = await listUnits(plan, options.run);
+        } catch (error) {
+          const failed: UnitsOutcome = { itemsOk: 0, itemsFailed: 0, itemsGone: 0, keysWritten: 0, bytesWritten: 0, staleExtended: 0, retryable: [], firstError: error as Error };
+          const stop = stopReason(error);
+          if (stop) failed.stop = stop;
+          units = undefined;
+          result = await finishRun(plan, options.run, trigger, started, failed);
+        }
+        if (units && units.length > options.fanOut.batchSize) {
+          const batches = await fanOut(plan, units, { trigger, started }, options.fanOut);
+          logger.info({ job: plan.job.name, units: units.length, batches }, 'refresh spread over the fleet as batches');
+          return { fannedOut: batches };
+        }
+        result ??= await finishRun(plan, options.run, trigger, started, await refreshUnits(plan, units ?? [], options.run, new Date(started)));
+      } else {
+        result = await runJob(plan, options.run, trigger);
+      }
       if (result.outcome === 'throttled') {
         await worker.rateLimit(Math.max(1, result.retryAfterMs ?? 1_000));
         throw Worker.RateLimitError();

@@ -55,7 +55,7 @@ describe('loadConfig defaults', () => {
       cache: { prefix: 'zsxq', maxStaleMs: 24 * 3_600_000 },
       group: { timezone: 'Asia/Shanghai' },
       projects: { scopes: ['ongoing'] },
-      worker: { concurrency: 2, lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
+      worker: { concurrency: 2, batchSize: 50, lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
       shutdown: { graceMs: 10_000 },
       watchdog: { intervalMs: 30_000, stuckAfterMs: 120_000 },
       log: { level: 'info' },
