@@ -48,6 +48,9 @@ export default defineJob<Page>({
     next: (pages, first) => {
       const last = pages[pages.length - 1]?.checkins;
       if (!last || last.length < PAGE_SIZE) return undefined;
+      // Should the upstream ignore end_time, a page would repeat: stop there.
+      const earlier = new Set(pages.slice(0, -1).flatMap((p) => p.checkins.map((c) => c.checkin_id)));
+      if (pages.length > 1 && last.every((c) => earlier.has(c.checkin_id))) return undefined;
       return { path: first.path, query: { ...first.query, end_time: last[last.length - 1]!.create_time } };
     },
     maxPages: 100,

@@ -47,6 +47,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
   let worker: Worker | undefined;
   let stopped = false;
   let lastActivity = Date.now();
+  let activeJobs = 0;
 
   runtime.run.upstream.auth.on('closed', () => {
     const message = 'ERR_UPSTREAM_AUTH: the upstream refused the token (HTTP 401); no request is sent until the token changes';
@@ -69,7 +70,10 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       run: runtime.run,
       logger,
       reporter,
-      fanOut: { queue, flow, batchSize: config.worker.batchSize, jobOptions: JOB_OPTIONS },
+      fanOut: { queue, flow, redis: queueConnection, batchSize: config.worker.batchSize, jobOptions: JOB_OPTIONS },
+      onActiveChange: (delta) => {
+        activeJobs += delta;
+      },
       onActivity: () => {
         lastActivity = Date.now();
       },
@@ -80,7 +84,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     stuckAfterMs: config.watchdog.stuckAfterMs,
     logger,
     reconcile: async () => {
-      const report = await reconcileSchedulers(queue, desired);
+      const report = await reconcileSchedulers(queue, desired, 'missing');
       if (report.upserted.length || report.removed.length) {
         logger.warn(report, 'schedulers did not match the configuration (Redis flushed, evicted or edited?): re-registered');
       }
@@ -88,6 +92,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       return queue.getJobSchedulers(0, -1, true);
     },
     lastActivity: () => lastActivity,
+    activeJobs: () => activeJobs,
     // 'connect': the socket is up but the handshake got no answer (a black hole).
     connected: () => queueConnection.status === 'ready' || queueConnection.status === 'connect',
     recreateWorker: async () => {
@@ -98,6 +103,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       const old = worker;
       worker = undefined;
       void old?.close(true).catch((error: unknown) => logger.warn({ err: error }, 'closing the stuck worker failed'));
+      activeJobs = 0;
       if (!stopped) worker = newWorker();
       lastActivity = Date.now();
     },

@@ -8,6 +8,8 @@ export interface WatchdogOptions {
   reconcile(): Promise<Array<{ key: string; next?: number }>>;
   /** When the worker last started or finished a job. */
   lastActivity(): number;
+  /** Jobs running now: a worker busy with a long run is not stuck. @defaultValue always 0 */
+  activeJobs?(): number;
   /**
    * Whether the queue connection is up (or connected and waiting for its
    * handshake): an unanswered call on it is a hang; on a reconnecting one, an
@@ -84,7 +86,8 @@ export class Watchdog {
     const oldestDue = nexts.length ? Math.min(...nexts) : undefined;
     const overdueMs = oldestDue === undefined ? 0 : now - oldestDue;
     const idleMs = now - this.options.lastActivity();
-    if (overdueMs > stuckAfterMs && idleMs > stuckAfterMs) {
+    const busy = (this.options.activeJobs?.() ?? 0) > 0;
+    if (overdueMs > stuckAfterMs && idleMs > stuckAfterMs && !busy) {
       logger.error({ overdueMs, idleMs }, 'worker is stuck (a scheduler is overdue and no job ran): recreating it');
       await this.options.recreateWorker();
       return true;

@@ -71,16 +71,25 @@ export class CacheStore {
     });
     if (count === 0) return 0;
     const results = (await extend.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    // PEXPIRE … GT needs Redis 7: on an older server serving stale would silently do nothing.
+    if (failed) throw new WarmerError('ERR_CACHE', `extending stale TTLs failed (Redis 7.0+ is required): ${failed[0]!.message}`, { cause: failed[0] });
     return results.filter(([error, changed]) => !error && changed === 1).length;
   }
 
-  /** Ids in the gone-projects set (a hash: id → when found gone). */
-  async goneProjects(key: string): Promise<Set<string>> {
-    return new Set(await this.redis.hkeys(key));
+  /** Ids in the gone-projects hash (id → when the mark expires) whose mark has not expired. */
+  async goneProjects(key: string, now = Date.now()): Promise<Set<string>> {
+    const marks = await this.redis.hgetall(key);
+    return new Set(Object.entries(marks).filter(([, until]) => Number(until) > now).map(([id]) => id));
   }
 
-  async addGoneProject(key: string, projectId: string, ttlMs: number): Promise<void> {
-    await this.redis.multi().hset(key, projectId, String(Date.now())).pexpire(key, ttlMs).exec();
+  /** Marks a project gone for `ttlMs`: each mark expires on its own, whatever is marked after it. */
+  async addGoneProject(key: string, projectId: string, ttlMs: number, now = Date.now()): Promise<void> {
+    const marks = await this.redis.hgetall(key);
+    const expired = Object.entries(marks).filter(([, until]) => Number(until) <= now).map(([id]) => id);
+    const multi = this.redis.multi().hset(key, projectId, String(now + ttlMs)).pexpire(key, ttlMs, 'NX').pexpire(key, ttlMs, 'GT');
+    if (expired.length) multi.hdel(key, ...expired);
+    await multi.exec();
   }
 
   /** The parsed JSON value of a key, undefined when missing; a value that is not JSON is reported, not returned. */

@@ -67,12 +67,25 @@ export const JOB_OPTIONS = {
  * no enabled job asks for is removed. Upserts are idempotent by id, which is
  * what keeps "one scheduler per job" when several replicas start together.
  */
-export async function reconcileSchedulers(queue: Queue, desired: readonly DesiredScheduler[]): Promise<ReconcileReport> {
+export async function reconcileSchedulers(
+  queue: Queue,
+  desired: readonly DesiredScheduler[],
+  /**
+   * `missing`: only re-register schedulers that are gone (the periodic check):
+   * during a rolling deploy, replicas with different configurations must not
+   * undo each other's changes every interval. @defaultValue 'all'
+   */
+  mode: 'all' | 'missing' = 'all',
+): Promise<ReconcileReport> {
   const existing = await queue.getJobSchedulers(0, -1, true);
   const byId = new Map(existing.map((s) => [s.key, s]));
   const report: ReconcileReport = { upserted: [], removed: [], unchanged: [] };
   for (const want of desired) {
     const have = byId.get(want.id);
+    if (have && mode === 'missing') {
+      report.unchanged.push(want.id);
+      continue;
+    }
     const same =
       have !== undefined &&
       have.name === want.job &&
@@ -99,7 +112,7 @@ export async function reconcileSchedulers(queue: Queue, desired: readonly Desire
     report.upserted.push(want.id);
   }
   const wanted = new Set(desired.map((d) => d.id));
-  for (const have of existing) {
+  for (const have of mode === 'missing' ? [] : existing) {
     if (!wanted.has(have.key)) {
       await queue.removeJobScheduler(have.key);
       report.removed.push(have.key);

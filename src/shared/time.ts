@@ -3,13 +3,20 @@
  * and the contract's daily stats carry the group's local day, so both are
  * derived here from an instant and an IANA zone with Intl (no offset tables).
  */
+/** Building an Intl.DateTimeFormat is costly (it showed in profiles): one per zone. */
+const formats = new Map<string, Intl.DateTimeFormat>();
+
 function parts(instant: Date, timeZone: string): Record<string, string> {
-  const format = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric', month: '2-digit', day: '2-digit',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
-  });
+  let format = formats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit',
+    });
+    formats.set(timeZone, format);
+  }
   const out: Record<string, string> = {};
   for (const part of format.formatToParts(instant)) out[part.type] = part.value;
   return out;

@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import got, { CancelError, HTTPError, RequestError, TimeoutError, type Got } from 'got';
 import { UpstreamError, envelopeError, isThrottle } from './errors.js';
 import { parseUpstreamJson } from './json.js';
@@ -81,7 +82,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     prefixUrl: o.baseUrl,
     // A redirect would carry the authorization header to wherever it points.
     followRedirect: false,
-    responseType: 'text',
+    // Decompressed here, not by got: got's progress events stop at the
+    // compressed Content-Length, so they cannot bound a gzip bomb.
+    decompress: false,
+    responseType: 'buffer',
     timeout: { request: o.timeoutMs },
     retry: {
       limit: o.retries,
@@ -97,7 +101,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         return 1 + Math.round(Math.random() * o.retryBaseMs * 2 ** (attemptCount - 1));
       },
     },
-    headers: { accept: 'application/json', 'user-agent': 'cache-warmer' },
+    headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br', 'user-agent': 'cache-warmer' },
     hooks: {
       // A retry is a request too: it waits for the rate limit like the first attempt.
       beforeRetry: [
@@ -135,6 +139,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     let response;
     try {
       const pending = client.get(request.path.replace(/^\//, ''), {
+        responseType: 'buffer',
         searchParams,
         signal,
         context: {
@@ -143,7 +148,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
           ...(requestOptions.retryBudget ? { retryBudget: requestOptions.retryBudget } : {}),
         },
       });
-      // Counted after decompression, so a gzip bomb is cut off at the cap too.
+      // Raw bytes on the wire; the decompressed size is capped below.
       pending.on('downloadProgress', ({ transferred }) => {
         if (transferred > o.maxBodyBytes && !tooLarge) {
           tooLarge = true;
@@ -167,11 +172,12 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     if (response.statusCode >= 300) {
       throw new UpstreamError('ERR_UPSTREAM_HTTP', `${route}: HTTP ${response.statusCode} redirect not followed`, { status: response.statusCode });
     }
+    const text = decode(route, response.body, response.headers['content-encoding'], o.maxBodyBytes);
     let body: unknown;
     try {
-      body = parseUpstreamJson(response.body);
+      body = parseUpstreamJson(text);
     } catch (error) {
-      throw new UpstreamError('ERR_UPSTREAM_BAD_BODY', `${route}: body is not valid JSON (${response.body.length} chars)`, {
+      throw new UpstreamError('ERR_UPSTREAM_BAD_BODY', `${route}: body is not valid JSON (${text.length} chars)`, {
         status: response.statusCode,
         cause: error,
       });
@@ -204,6 +210,27 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       return tokenExpiresInSeconds;
     },
   };
+}
+
+/** Decompresses a body, refusing to produce more than `maxBytes` (a gzip bomb stops there). */
+function decode(route: string, raw: Buffer, encoding: string | undefined, maxBytes: number): string {
+  const codec = (encoding ?? 'identity').trim().toLowerCase();
+  let out: Buffer;
+  try {
+    if (codec === 'gzip' || codec === 'x-gzip') out = gunzipSync(raw, { maxOutputLength: maxBytes });
+    else if (codec === 'deflate') out = inflateSync(raw, { maxOutputLength: maxBytes });
+    else if (codec === 'br') out = brotliDecompressSync(raw, { maxOutputLength: maxBytes });
+    else if (codec === 'identity' || codec === '') out = raw;
+    else throw new UpstreamError('ERR_UPSTREAM_BAD_BODY', `${route}: unsupported content-encoding ${JSON.stringify(codec.slice(0, 20))}`);
+  } catch (error) {
+    if (error instanceof UpstreamError) throw error;
+    if (error instanceof RangeError || (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new UpstreamError('ERR_UPSTREAM_TOO_LARGE', `${route}: body over ${maxBytes} bytes, cut off (decompressed)`, { cause: error });
+    }
+    throw new UpstreamError('ERR_UPSTREAM_BAD_BODY', `${route}: body does not decompress as ${codec}`, { cause: error });
+  }
+  if (out.length > maxBytes) throw new UpstreamError('ERR_UPSTREAM_TOO_LARGE', `${route}: body over ${maxBytes} bytes, cut off`);
+  return out.toString('utf8');
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

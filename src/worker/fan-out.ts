@@ -1,4 +1,5 @@
 import { DelayedError, Worker, type FlowProducer, type Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { JobPlan } from '../definition/parse.js';
 import { WarmerError, describeError, type ErrorCode } from '../shared/errors.js';
 import type { Unit } from './units.js';
@@ -41,6 +42,8 @@ export interface BatchReport {
 
 export interface FanOutOptions {
   queue: Queue;
+  /** The queue's Redis, for the open-run mark. */
+  redis: Redis;
   flow: FlowProducer;
   batchSize: number;
   jobOptions: Record<string, unknown>;
@@ -55,8 +58,22 @@ export function priorityOf(plan: JobPlan): number {
   return Math.min(1_000, Math.max(1, Math.ceil((plan.everyMs ?? 3_600_000) / 60_000)));
 }
 
-/** Splits a run into a flow: the batches as children, the parent to finish the run. */
+/** The key that says a job's fanned-out run is still open (in the queue's Redis). */
+function openRunKey(options: FanOutOptions, plan: JobPlan): string {
+  return `${options.queue.opts.prefix ?? 'bull'}:${options.queue.name}:open-run:${plan.job.name}`;
+}
+
+/**
+ * Splits a run into a flow: the batches as children, the parent to finish the
+ * run. Returns 0 without adding anything while the job's previous fanned-out
+ * run is still open: when runs take longer than the cadence (a tight rate
+ * limit), ticks are skipped instead of piling batches up in the queue. The
+ * mark expires after max(2 cadences, 10 min), should a finish never come.
+ */
 export async function fanOut(plan: JobPlan, units: readonly Unit[], data: { trigger: FanOutData['trigger']; started: number }, options: FanOutOptions): Promise<number> {
+  const client = options.redis;
+  const holdMs = Math.max(2 * (plan.everyMs ?? 3_600_000), 10 * 60_000);
+  if ((await client.set(openRunKey(options, plan), String(data.started), 'PX', holdMs, 'NX')) !== 'OK') return 0;
   const children = [];
   for (let i = 0; i < units.length; i += options.batchSize) {
     children.push({
@@ -87,7 +104,8 @@ export async function runBatch(
   options: FanOutOptions,
 ): Promise<BatchReport> {
   const data = job.data;
-  const outcome = await refreshUnits(plan, data.units ?? [], context, new Date(data.started));
+  // cached_at (and the daily-stats day) is when the data is fetched, not when the run began.
+  const outcome = await refreshUnits(plan, data.units ?? [], context, new Date());
   if (outcome.stop === 'throttled') {
     const delay = context.upstream.throttle.take();
     await context.status.recordThrottle(plan.job.name, Date.now(), delay);
@@ -127,8 +145,9 @@ export async function runBatch(
   };
 }
 
-/** The parent: every batch (and retry) is done; record the run once. */
-export async function finishFanOut(plan: JobPlan, job: Job<FanOutData>, context: RunContext): Promise<RunResult> {
+/** The parent: every batch (and retry) is done; record the run once and let the next run start. */
+export async function finishFanOut(plan: JobPlan, job: Job<FanOutData>, context: RunContext, options?: FanOutOptions): Promise<RunResult> {
+  if (options) await options.redis.del(openRunKey(options, plan));
   const reports = Object.values(await job.getChildrenValues<BatchReport>());
   const sum = (field: keyof Pick<BatchReport, 'itemsOk' | 'itemsFailed' | 'itemsGone' | 'keysWritten' | 'bytesWritten' | 'staleExtended'>) =>
     reports.reduce((n, r) => n + (r?.[field] ?? 0), 0);

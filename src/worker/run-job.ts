@@ -103,10 +103,14 @@ export async function refreshUnits(plan: JobPlan, units: readonly Unit[], contex
           outcome.itemsOk += 1;
         } catch (error) {
           if (error instanceof ProjectGoneError) {
-            await markProjectGone(context.projectsProvider, error.projectId, context.cache, now);
-            outcome.itemsGone += 1;
-            log.info({ project: error.projectId }, 'project deleted upstream: cached as gone and left out of the fan-out');
-            return;
+            try {
+              await markProjectGone(context.projectsProvider, error.projectId, context.cache, now);
+              outcome.itemsGone += 1;
+              log.info({ project: error.projectId }, 'project deleted upstream: cached as gone and left out of the fan-out');
+              return;
+            } catch (markError) {
+              error = markError;
+            }
           }
           outcome.stop ??= stopReason(error);
           outcome.itemsFailed += 1;
@@ -122,7 +126,10 @@ export async function refreshUnits(plan: JobPlan, units: readonly Unit[], contex
     );
   } finally {
     const totals = await writer.flush().catch((error: unknown) => {
-      outcome.firstError ??= error as Error;
+      // Fetched but not stored: those units did not refresh (their old values stay).
+      outcome.firstError = error as Error;
+      outcome.itemsFailed += outcome.itemsOk;
+      outcome.itemsOk = 0;
       return writer.totals;
     });
     outcome.keysWritten = totals.keys;

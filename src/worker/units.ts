@@ -21,6 +21,8 @@ export interface UnitFetchContext {
   retryBudget?: RetryBudget;
   /** The job's priority for the rate limit (see limit/upstream-limiter.ts). */
   horizonMs?: number;
+  /** Aborted at shutdown. */
+  stopping?: AbortSignal;
   /** Asked when a per-project answer is an empty object: is the project deleted? */
   isProjectGone?: (projectId: string) => Promise<boolean>;
 }
@@ -66,6 +68,8 @@ export async function fetchUnit(plan: JobPlan, unit: Unit, context: UnitFetchCon
     ...(context.horizonMs !== undefined ? { horizonMs: context.horizonMs } : {}),
   };
   while (request && pages.length < (job.paging?.maxPages ?? 1)) {
+    // Shutdown: a long paged unit stops at the next page, not at the grace deadline.
+    if (pages.length > 0 && context.stopping?.aborted) throw new UpstreamError('ERR_ABORTED', `GET ${request.path}: not sent, shutting down`);
     const answer = await context.upstream.get(request, requestOptions);
     if (unit.projectId !== undefined && isEmptyObject(answer.data) && context.isProjectGone && (await context.isProjectGone(unit.projectId))) {
       throw new ProjectGoneError(unit.projectId);
