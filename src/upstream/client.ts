@@ -1,6 +1,7 @@
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import got, { CancelError, HTTPError, RequestError, TimeoutError, type Got } from 'got';
+import got, { type Got } from 'got';
 import { UpstreamError, envelopeError, isThrottle } from './errors.js';
+import { decodeBody } from './body.js';
+import { translateGotError } from './translate.js';
 import { parseUpstreamJson } from './json.js';
 import { AuthGate, ThrottleState } from './state.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -164,7 +165,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       if (deadline.aborted) {
         throw new UpstreamError('ERR_UPSTREAM_TIMEOUT', `${route}: no answer within ${o.deadlineMs} ms (retries included)`, { retryable: true, cause: error });
       }
-      const translated = translate(route, error, o.maxRetryAfterMs);
+      const translated = translateGotError(route, error, o.maxRetryAfterMs);
       if (translated.code === 'ERR_UPSTREAM_AUTH') auth.close(token);
       if (isThrottle(translated)) throttle.note(translated.retryAfterMs);
       throw translated;
@@ -172,7 +173,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     if (response.statusCode >= 300) {
       throw new UpstreamError('ERR_UPSTREAM_HTTP', `${route}: HTTP ${response.statusCode} redirect not followed`, { status: response.statusCode });
     }
-    const text = decode(route, response.body, response.headers['content-encoding'], o.maxBodyBytes);
+    const text = decodeBody(route, response.body, response.headers['content-encoding'], o.maxBodyBytes);
     let body: unknown;
     try {
       body = parseUpstreamJson(text);
@@ -212,65 +213,6 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   };
 }
 
-/** Decompresses a body, refusing to produce more than `maxBytes` (a gzip bomb stops there). */
-function decode(route: string, raw: Buffer, encoding: string | undefined, maxBytes: number): string {
-  const codec = (encoding ?? 'identity').trim().toLowerCase();
-  let out: Buffer;
-  try {
-    if (codec === 'gzip' || codec === 'x-gzip') out = gunzipSync(raw, { maxOutputLength: maxBytes });
-    else if (codec === 'deflate') out = inflateSync(raw, { maxOutputLength: maxBytes });
-    else if (codec === 'br') out = brotliDecompressSync(raw, { maxOutputLength: maxBytes });
-    else if (codec === 'identity' || codec === '') out = raw;
-    else throw new UpstreamError('ERR_UPSTREAM_BAD_BODY', `${route}: unsupported content-encoding ${JSON.stringify(codec.slice(0, 20))}`);
-  } catch (error) {
-    if (error instanceof UpstreamError) throw error;
-    if (error instanceof RangeError || (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new UpstreamError('ERR_UPSTREAM_TOO_LARGE', `${route}: body over ${maxBytes} bytes, cut off (decompressed)`, { cause: error });
-    }
-    throw new UpstreamError('ERR_UPSTREAM_BAD_BODY', `${route}: body does not decompress as ${codec}`, { cause: error });
-  }
-  if (out.length > maxBytes) throw new UpstreamError('ERR_UPSTREAM_TOO_LARGE', `${route}: body over ${maxBytes} bytes, cut off`);
-  return out.toString('utf8');
-}
-
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function translate(route: string, error: unknown, maxRetryAfterMs: number): UpstreamError {
-  if (error instanceof HTTPError) {
-    const status = error.response.statusCode;
-    if (status === 401) {
-      return new UpstreamError('ERR_UPSTREAM_AUTH', `${route}: HTTP 401, the upstream token is expired or revoked`, { status, cause: error });
-    }
-    if (status === 429) {
-      const retryAfterMs = parseRetryAfter(error.response.headers['retry-after']);
-      return new UpstreamError('ERR_UPSTREAM_THROTTLED', `${route}: HTTP 429, rate limited by the upstream`, {
-        status,
-        retryable: true,
-        ...(retryAfterMs !== undefined ? { retryAfterMs: Math.min(retryAfterMs, maxRetryAfterMs) } : {}),
-        cause: error,
-      });
-    }
-    return new UpstreamError('ERR_UPSTREAM_HTTP', `${route}: HTTP ${status}`, { status, retryable: status >= 500, cause: error });
-  }
-  if (error instanceof TimeoutError) {
-    return new UpstreamError('ERR_UPSTREAM_TIMEOUT', `${route}: timed out (${error.event})`, { retryable: true, cause: error });
-  }
-  if (error instanceof CancelError) {
-    return new UpstreamError('ERR_ABORTED', `${route}: cancelled`, { cause: error });
-  }
-  if (error instanceof RequestError) {
-    return new UpstreamError('ERR_UPSTREAM_NETWORK', `${route}: ${error.code ?? 'request failed'}`, { retryable: true, cause: error });
-  }
-  return new UpstreamError('ERR_UPSTREAM_NETWORK', `${route}: request failed`, { retryable: true, cause: error });
-}
-
-/** `Retry-After` is seconds or an HTTP date. */
-export function parseRetryAfter(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
