@@ -21,6 +21,12 @@ function providerOf(provider: JobPlan | undefined): JobPlan & { job: { providesP
   return provider as ReturnType<typeof providerOf>;
 }
 
+/** The key of the provider's project list for one scope (its variant). */
+export function projectListKey(plan: JobPlan, scope: string, prefix: string): string {
+  const template = plan.job.keys[plan.job.providesProjects!.key]!;
+  return template.build(prefix, Object.fromEntries(template.placeholders.map((p) => [p, scope])));
+}
+
 /**
  * The projects that per-project jobs fan out over: those the project-list job
  * (the one that `providesProjects`) names for the configured scopes, less the
@@ -31,11 +37,9 @@ function providerOf(provider: JobPlan | undefined): JobPlan & { job: { providesP
 export async function listProjects(provider: JobPlan | undefined, context: ProjectSourceContext): Promise<string[]> {
   const plan = providerOf(provider);
   const { key, ids } = plan.job.providesProjects;
-  const template = plan.job.keys[key]!;
   const all = new Set<string>();
   for (const scope of context.scopes) {
-    const params = Object.fromEntries(template.placeholders.map((p) => [p, scope]));
-    let value = await context.cache.readJson(template.build(context.cache.prefix, params));
+    let value = await context.cache.readJson(projectListKey(plan, scope, context.cache.prefix));
     if (value === undefined) {
       const { entries, outputs } = await fetchUnit(plan, { variant: scope }, { ...context, now: new Date() });
       await context.cache.write(entries);
@@ -69,12 +73,10 @@ export async function markProjectGone(provider: JobPlan | undefined, projectId: 
 /** How many projects the warmed lists name for the scopes, without asking the upstream (0 when none is warm). */
 export async function countCachedProjects(provider: JobPlan | undefined, cache: CacheStore, scopes: readonly string[]): Promise<number> {
   if (!provider?.job.providesProjects) return 0;
-  const { key, ids } = provider.job.providesProjects;
-  const template = provider.job.keys[key]!;
   const all = new Set<string>();
   for (const scope of scopes) {
-    const value = await cache.readJson(template.build(cache.prefix, Object.fromEntries(template.placeholders.map((p) => [p, scope])))).catch(() => undefined);
-    for (const id of value === undefined ? [] : ids(value)) all.add(id);
+    const value = await cache.readJson(projectListKey(provider, scope, cache.prefix)).catch(() => undefined);
+    for (const id of value === undefined ? [] : provider.job.providesProjects.ids(value)) all.add(id);
   }
   return all.size;
 }

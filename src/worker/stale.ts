@@ -1,6 +1,7 @@
 import type { CacheStore } from '../cache/store.js';
 import type { JobPlan } from '../definition/parse.js';
 import type { Unit } from './units.js';
+import { projectListKey } from './projects.js';
 
 /**
  * The keys a unit would have written, as far as they can be named without
@@ -21,8 +22,7 @@ export async function keysOfUnit(plan: JobPlan, unit: Unit, cache: CacheStore): 
   }
   const provider = plan.job.providesProjects;
   if (provider && unit.variant !== undefined) {
-    const list = plan.job.keys[provider.key]!;
-    const value = await cache.readJson(list.build(cache.prefix, Object.fromEntries(list.placeholders.map((p) => [p, unit.variant!])))).catch(() => undefined);
+    const value = await cache.readJson(projectListKey(plan, unit.variant, cache.prefix)).catch(() => undefined);
     const perProject = Object.values(plan.job.keys).filter((t) => t.placeholders.length === 1 && t.placeholders[0] === 'id');
     for (const id of value === undefined ? [] : provider.ids(value)) {
       for (const template of perProject) {

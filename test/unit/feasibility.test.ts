@@ -6,13 +6,14 @@ import projectsList from '../../jobs/projects-list.js';
 import topics from '../../jobs/topics.js';
 import { parseJob, planJob, type JobPlan } from '../../src/definition/parse.js';
 import { cadenceOf, feasibility } from '../../src/schedule/feasibility.js';
+import { jobSettings } from '../support/plans.js';
 
 const TZ = 'Asia/Shanghai';
 const plans = (overrides: Record<string, Partial<Parameters<typeof planJob>[1]>> = {}): JobPlan[] =>
   [projectsList, projectStats, leaderboards, dailyStats, topics].map((def) => {
     const job = parseJob(def, `jobs/${def.name}.ts`);
     const settings = overrides[job.name];
-    return planJob(job, settings ? { enabled: true, everyMs: null, cron: null, alsoAt: undefined, ttlMs: null, emptyTtlMs: null, maxStaleMs: null, ...settings } : undefined);
+    return planJob(job, settings ? jobSettings(settings) : undefined);
   });
 
 describe('feasibility of the cadences under the rate limit', () => {

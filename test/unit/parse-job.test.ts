@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import dailyStats from '../../jobs/daily-stats.js';
 import topics from '../../jobs/topics.js';
-import type { JobSettings } from '../../config/load.js';
+import { jobSettings } from '../support/plans.js';
 import { loadJobs } from '../../src/definition/load.js';
 import { parseJob, planJob } from '../../src/definition/parse.js';
 import { DefinitionError } from '../../src/shared/errors.js';
@@ -48,16 +48,7 @@ function rejection(raw: unknown): string {
   throw new Error('expected a DefinitionError, the definition was accepted');
 }
 
-const settings = (over: Partial<JobSettings> = {}): JobSettings => ({
-  maxStaleMs: null,
-  enabled: true,
-  everyMs: null,
-  cron: null,
-  alsoAt: undefined,
-  ttlMs: null,
-  emptyTtlMs: null,
-  ...over,
-});
+const settings = jobSettings;
 
 describe('parseJob', () => {
   it('turns a valid definition into a frozen parsed form with durations in milliseconds', () => {

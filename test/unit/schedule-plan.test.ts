@@ -6,22 +6,14 @@ import projectStats from '../../jobs/project-stats.js';
 import projectsList from '../../jobs/projects-list.js';
 import topics from '../../jobs/topics.js';
 import type { JobSettings } from '../../config/load.js';
+import { jobSettings } from '../support/plans.js';
 import { parseJob, planJob, type JobPlan } from '../../src/definition/parse.js';
 import { cronError, nextCronRun } from '../../src/schedule/cron.js';
 import { describeSchedule, desiredSchedulers, nextRunAt } from '../../src/schedule/schedulers.js';
 
 const TZ = 'Asia/Shanghai';
 
-const settings = (over: Partial<JobSettings> = {}): JobSettings => ({
-  maxStaleMs: null,
-  enabled: true,
-  everyMs: null,
-  cron: null,
-  alsoAt: undefined,
-  ttlMs: null,
-  emptyTtlMs: null,
-  ...over,
-});
+const settings = jobSettings;
 
 const parsed = {
   'daily-stats': parseJob(dailyStats, 'jobs/daily-stats.ts'),
