@@ -3,6 +3,8 @@ import { isIdString } from '../src/shared/ids.js';
 import { isTimeZone } from '../src/shared/time.js';
 import { cronError } from '../src/schedule/cron.js';
 
+const SWITCH_WORDS = { true: true, false: false, '1': true, '0': false } as const;
+
 /**
  * convict formats. Each throws an Error whose message completes the sentence
  * "<setting> …", so that the loader can print `<source>: <setting> "<value>" <message>`.
@@ -67,6 +69,30 @@ export const formats = {
     validate(value: unknown) {
       if (typeof value !== 'string' || !isTimeZone(value)) throw new Error('is not an IANA time zone (e.g. Asia/Shanghai)');
     },
+  },
+  'tcp-port': {
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+        throw new Error('must be a TCP port, an integer from 0 to 65535 (0: any free port)');
+      }
+    },
+    // Only a plain integer becomes a number, so that the message quotes what was given ("9464x", not NaN).
+    coerce: (value: string) => (/^\d{1,5}$/.test(value.trim()) ? Number(value.trim()) : value),
+  },
+  'listen-host': {
+    validate(value: unknown) {
+      // An IPv4 or IPv6 address or a host name: what server.listen() accepts, without spaces or a port.
+      if (typeof value !== 'string' || !/^(?:[A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:.]{2,45})$/.test(value)) {
+        throw new Error('is not an address or host name to listen on (e.g. 127.0.0.1, 0.0.0.0, ::)');
+      }
+    },
+  },
+  switch: {
+    validate(value: unknown) {
+      if (typeof value !== 'boolean') throw new Error('must be true or false');
+    },
+    // convict's own Boolean reads anything but "false" as true ("no", "0", "off" would enable).
+    coerce: (value: string) => (SWITCH_WORDS as Record<string, boolean>)[value.trim().toLowerCase()] ?? value,
   },
   'key-prefix': {
     validate(value: unknown) {

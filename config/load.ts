@@ -7,7 +7,7 @@ import { registerSecret } from '../src/shared/secrets.js';
 import { buildSchema } from './schema.js';
 import { formats } from './formats.js';
 import { describeValidation, jsonErrorPosition } from './messages.js';
-import { resolveToken } from './token.js';
+import { resolveOptionalSecret, resolveToken } from './token.js';
 
 export interface JobSettings {
   enabled: boolean;
@@ -44,6 +44,15 @@ export interface Config {
   worker: { concurrency: number; batchSize: number; lockDurationMs: number; stalledIntervalMs: number };
   shutdown: { graceMs: number };
   watchdog: { intervalMs: number; stuckAfterMs: number };
+  http: {
+    /** false: the daemon serves no HTTP at all. */
+    enabled: boolean;
+    /** 0: any free port. */
+    port: number;
+    host: string;
+    /** The admin bearer token; '' when none is set (the admin routes answer 403). Re-read from its file like the upstream token. */
+    adminToken(): string;
+  };
   log: { level: string };
   jobs: Record<string, JobSettings>;
 }
@@ -56,6 +65,9 @@ export interface LoadOptions {
   /** False for commands that only read Redis (`status`): no token or group id needed. @defaultValue true */
   requireUpstream?: boolean;
 }
+
+/** Shortest admin token accepted. */
+const MIN_ADMIN_TOKEN_LENGTH = 16;
 
 let formatsAdded = false;
 
@@ -136,6 +148,13 @@ export function loadConfig(options: LoadOptions): Config {
     };
   }
 
+  const adminToken = resolveOptionalSecret(String(get('http.adminToken')), String(get('http.adminTokenFile')), 'http.adminTokenFile');
+  registerSecret(adminToken());
+  if (adminToken() && adminToken().length < MIN_ADMIN_TOKEN_LENGTH) {
+    // Short tokens are guessable, and the secret registry ignores values under 4 characters: it would reach logs.
+    throw new ConfigError(`http.adminToken: too short (${adminToken().length} characters; use at least ${MIN_ADMIN_TOKEN_LENGTH}, e.g. openssl rand -hex 32)`);
+  }
+
   const graceMs = ms('shutdown.grace');
   const deadlineMs = ms('upstream.deadline');
   if (deadlineMs >= graceMs) {
@@ -166,6 +185,7 @@ export function loadConfig(options: LoadOptions): Config {
     },
     shutdown: { graceMs },
     watchdog: { intervalMs: ms('watchdog.interval'), stuckAfterMs: ms('watchdog.stuckAfter') },
+    http: { enabled: Boolean(get('http.enabled')), port: Number(get('http.port')), host: String(get('http.host')), adminToken },
     log: { level: String(get('log.level')) },
     jobs,
   };

@@ -60,6 +60,13 @@ export function buildSchema(jobNames: readonly string[]) {
       interval: { doc: 'How often the daemon re-checks its schedulers and that its worker consumes.', format: 'positive-duration', default: '30s', env: 'WATCHDOG_INTERVAL' },
       stuckAfter: { doc: 'A worker that takes no job while a scheduler is this overdue is recreated.', format: 'positive-duration', default: '2m', env: 'WATCHDOG_STUCK_AFTER' },
     },
+    http: {
+      enabled: { doc: 'Whether the daemon serves /healthz, /readyz, /metrics, /status, the status page and the admin routes.', format: 'switch', default: true, env: 'HTTP_ENABLED' },
+      port: { doc: 'TCP port of the HTTP server; 0 picks a free port (logged as "http listening").', format: 'tcp-port', default: 9464, env: 'HTTP_PORT' },
+      host: { doc: 'Address the HTTP server binds: 127.0.0.1 keeps it on the machine; 0.0.0.0 in a container.', format: 'listen-host', default: '127.0.0.1', env: 'HTTP_HOST' },
+      adminToken: { doc: 'Bearer token of the admin routes (POST /refresh/{job}); unset: they answer 403 (secret).', format: String, default: '', env: 'HTTP_ADMIN_TOKEN', sensitive: true },
+      adminTokenFile: { doc: 'A file holding the admin token (read when HTTP_ADMIN_TOKEN is not set).', format: String, default: '', env: 'HTTP_ADMIN_TOKEN_FILE' },
+    },
     log: {
       level: { doc: 'pino log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'LOG_LEVEL' },
     },

@@ -3,14 +3,26 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { ParsedJob } from './definition/parse.js';
 import { createRuntime, queuePrefix, QUEUE_NAME } from './runtime.js';
-import { desiredSchedulers, reconcileSchedulers, describeSchedule, JOB_OPTIONS, type WarmJobData } from './schedule/schedulers.js';
+import { addManualRun, desiredSchedulers, reconcileSchedulers, describeSchedule, JOB_OPTIONS, type WarmJobData } from './schedule/schedulers.js';
 import { startWorker } from './worker/worker.js';
 import { closeRedis, connectRedis } from './shared/redis.js';
 import { redactUrl } from './shared/secrets.js';
 import { Watchdog } from './watchdog.js';
 import { ErrorReporter } from './shared/error-reporter.js';
+import { WarmerError } from './shared/errors.js';
 import { feasibility } from './schedule/feasibility.js';
 import { countCachedProjects } from './worker/projects.js';
+import { createMetrics, QUEUE_STATES, type Metrics } from './metrics/registry.js';
+import { withDeadline } from './metrics/deadline.js';
+import { buildStatusDocument } from './status/document.js';
+import { liveness, readiness, type Phase } from './http/health.js';
+import { createRouter, type HttpApp } from './http/routes.js';
+import { startHttpServer, type HttpServer } from './http/server.js';
+import { renderStatusPage } from './http/page.js';
+
+/** How long /readyz waits for PING, and /status and POST /refresh for Redis. */
+const PROBE_TIMEOUT_MS = 1_000;
+const HTTP_REDIS_TIMEOUT_MS = 5_000;
 
 export interface Daemon {
   /** Waits for Redis (however long it takes), registers the schedulers and starts the worker. */
@@ -23,12 +35,28 @@ export interface Daemon {
   stop(): Promise<void>;
   /** Closes at once: running refreshes are abandoned (BullMQ retries them as stalled). */
   forceStop(): Promise<void>;
+  /** Where the HTTP server listens, once start() has started it; undefined when disabled or it could not listen. */
+  httpAddress(): { host: string; port: number } | undefined;
 }
 
 /** Wires config → schedulers → worker → upstream → cache → status. */
 export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger: Logger): Daemon {
   const reporter = new ErrorReporter(logger);
-  const runtime = createRuntime(jobs, config, logger, reporter);
+  const jobNames = jobs.map((j) => j.name);
+  // Made before the runtime, which reports to it; its scrape-time reads use the runtime and the queue below.
+  const metrics: Metrics | undefined = config.http.enabled
+    ? createMetrics({
+        jobs: jobNames,
+        readStatus: () => runtime.run.status.read(jobNames),
+        queueCounts: async () => {
+          // Not queued behind a reconnect: a scrape during an outage answers at once, without these series.
+          queueReady();
+          return queue.getJobCounts(...QUEUE_STATES);
+        },
+        onCollectError: (source, error) => logger.debug({ err: error, source }, 'metrics: series left out, Redis did not answer in time'),
+      })
+    : undefined;
+  const runtime = createRuntime(jobs, config, logger, reporter, metrics ? { status: metrics.status, upstream: metrics.upstream } : {});
   const plans = [...runtime.plans.values()];
   const prefix = queuePrefix(config);
   const target = { url: config.redis.queueUrl, ca: config.redis.ca };
@@ -48,6 +76,14 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
   let stopped = false;
   let lastActivity = Date.now();
   let activeJobs = 0;
+  let phase: Phase = 'starting';
+  let schedulersRegistered = false;
+  /** The schedulers' next runs as the watchdog last read them: what /healthz judges a stuck worker by. */
+  let lastSchedulers: { nexts: number[]; readAt: number } | undefined;
+  let http: HttpServer | undefined;
+  const queueReady = () => {
+    if (queueConnection.status !== 'ready') throw new WarmerError('ERR_CACHE', `redis unreachable (the queue connection is ${queueConnection.status})`);
+  };
 
   runtime.run.upstream.auth.on('closed', () => {
     const message = 'ERR_UPSTREAM_AUTH: the upstream refused the token (HTTP 401); no request is sent until the token changes';
@@ -89,7 +125,9 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
         logger.warn(report, 'schedulers did not match the configuration (Redis flushed, evicted or edited?): re-registered');
       }
       await checkFeasibility().catch((error: unknown) => logger.debug({ err: error }, 'feasibility check failed'));
-      return queue.getJobSchedulers(0, -1, true);
+      const schedulers = await queue.getJobSchedulers(0, -1, true);
+      lastSchedulers = { nexts: schedulers.map((s) => Number(s.next)).filter((n) => Number.isFinite(n)), readAt: Date.now() };
+      return schedulers;
     },
     lastActivity: () => lastActivity,
     activeJobs: () => activeJobs,
@@ -135,7 +173,88 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     }
   }
 
+  const app: HttpApp = {
+    liveness: () =>
+      liveness({
+        now: Date.now(),
+        phase,
+        workerRunning: worker !== undefined && !worker.closing,
+        queueConnected: queueConnection.status === 'ready',
+        lastActivity,
+        activeJobs,
+        ...(lastSchedulers ? { schedulers: lastSchedulers } : {}),
+        stuckAfterMs: config.watchdog.stuckAfterMs,
+        watchdogIntervalMs: config.watchdog.intervalMs,
+      }),
+    async readiness() {
+      const connections: Record<string, string> = {
+        queue: queueConnection.status,
+        worker: workerConnection.status,
+        cache: runtime.cacheRedis.status,
+      };
+      if (runtime.statusRedis !== runtime.cacheRedis) connections.status = runtime.statusRedis.status;
+      const input = { phase, schedulersRegistered, connections };
+      const first = readiness(input);
+      if (!first.ok) return first;
+      // Connected is not answering (a frozen Redis keeps its sockets): ask.
+      try {
+        await withDeadline(queueConnection.ping(), PROBE_TIMEOUT_MS, 'PING on the queue connection');
+        return readiness({ ...input, ping: { ok: true } });
+      } catch (error) {
+        return readiness({ ...input, ping: { ok: false, reason: error instanceof Error ? error.message : 'PING failed' } });
+      }
+    },
+    metrics: () => metrics!.render(),
+    async status() {
+      queueReady();
+      return withDeadline(
+        buildStatusDocument({
+          plans: runtime.plans,
+          store: runtime.run.status,
+          queue,
+          cache: runtime.run.cache,
+          scopes: config.projects.scopes,
+          rateLimit: config.upstream.rateLimit,
+          timeZone: config.group.timezone,
+        }),
+        HTTP_REDIS_TIMEOUT_MS,
+        'status',
+      );
+    },
+    job: (name) => {
+      const plan = runtime.plans.get(name);
+      return plan === undefined ? undefined : plan.enabled ? 'enabled' : 'disabled';
+    },
+    async refresh(job) {
+      queueReady();
+      return withDeadline(addManualRun(queue, job), HTTP_REDIS_TIMEOUT_MS, 'queueing the refresh');
+    },
+    adminToken: () => config.http.adminToken(),
+    page: renderStatusPage,
+  };
+
+  /**
+   * The HTTP server is the daemon's window, not its purpose: when it cannot
+   * listen (the port is taken), a warning says so and the daemon warms
+   * without it, since apps need the keys more than operators need the
+   * metrics; a probe of /healthz then fails, which is how an orchestrator
+   * notices. (A warning, not an error: the error level is kept for what
+   * stops the warming.)
+   */
+  async function startHttp(): Promise<void> {
+    if (!config.http.enabled) return;
+    try {
+      const server = await startHttpServer({ host: config.http.host, port: config.http.port, handler: createRouter(app, logger), logger });
+      if (stopped) await server.closeNow();
+      else http = server;
+    } catch (error) {
+      logger.error({ err: error, host: config.http.host, port: config.http.port }, 'http server could not listen: running without /healthz, /readyz, /metrics and /status');
+    }
+  }
+
   async function start(): Promise<void> {
+    await startHttp();
+    if (stopped) return;
     logger.info(
       {
         redisQueue: redactUrl(config.redis.queueUrl),
@@ -149,12 +268,14 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     // Commands on the queue connection wait for Redis, however long it is down.
     const report = await reconcileSchedulers(queue, desired);
     if (stopped) return;
+    schedulersRegistered = true;
     logger.info(report, 'schedulers reconciled');
     await warnOnEvictionPolicy();
     await checkFeasibility().catch((error: unknown) => logger.debug({ err: error }, 'feasibility check failed'));
     if (stopped) return;
     worker = newWorker();
     lastActivity = Date.now();
+    phase = 'running';
     watchdog.start();
   }
 
@@ -170,6 +291,9 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
 
   async function stop(): Promise<void> {
     stopped = true;
+    phase = 'stopping';
+    // No new connection from here on; requests in flight finish (each is bounded), before Redis closes.
+    const httpClosed = http?.close() ?? Promise.resolve();
     watchdog.stop();
     runtime.stopping.abort();
     const closing = worker?.close() ?? Promise.resolve();
@@ -183,17 +307,21 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       if ((await Promise.race([closing.then(() => 'closed' as const), forced])) !== 'closed') await worker?.close(true);
     }
     clearTimeout(timer);
+    await httpClosed;
     await closeConnections();
   }
 
   async function forceStop(): Promise<void> {
     stopped = true;
+    phase = 'stopping';
+    const httpClosed = http?.closeNow() ?? Promise.resolve();
     watchdog.stop();
     runtime.stopping.abort();
     runtime.abort.abort();
     await worker?.close(true).catch(() => undefined);
+    await httpClosed;
     await closeConnections();
   }
 
-  return { start, stop, forceStop };
+  return { start, stop, forceStop, httpAddress: () => http?.address };
 }

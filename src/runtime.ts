@@ -4,7 +4,9 @@ import type { Config } from '../config/load.js';
 import { planJob, type JobPlan, type ParsedJob } from './definition/parse.js';
 import { createUpstream } from './upstream/client.js';
 import { CacheStore } from './cache/store.js';
-import { StatusStore } from './status/store.js';
+import { internalKeys } from './cache/keys.js';
+import { StatusStore, type StatusObserver } from './status/store.js';
+import type { UpstreamObserver } from './upstream/client.js';
 import { closeRedis, connectRedis } from './shared/redis.js';
 import { createUpstreamLimiter } from './limit/upstream-limiter.js';
 import type { RunContext } from './worker/run-job.js';
@@ -25,11 +27,23 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** Listeners of what the runtime does (the daemon's metrics). */
+export interface RuntimeObservers {
+  status?: StatusObserver;
+  upstream?: UpstreamObserver;
+}
+
 export function planJobs(jobs: readonly ParsedJob[], config: Config): Map<string, JobPlan> {
   return new Map(jobs.map((job) => [job.name, planJob(job, config.jobs[job.name], config.cache.maxStaleMs)]));
 }
 
-export function createRuntime(jobs: readonly ParsedJob[], config: Config, logger: Logger, reporter = new ErrorReporter(logger)): Runtime {
+export function createRuntime(
+  jobs: readonly ParsedJob[],
+  config: Config,
+  logger: Logger,
+  reporter = new ErrorReporter(logger),
+  observers: RuntimeObservers = {},
+): Runtime {
   const plans = planJobs(jobs, config);
   const cacheRedis = connectRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache');
   const statusRedis =
@@ -51,12 +65,13 @@ export function createRuntime(jobs: readonly ParsedJob[], config: Config, logger
     maxRetryAfterMs: config.upstream.maxRetryAfterMs,
     signal: abort.signal,
     // Beside the queue: one limit shared by every replica of this prefix.
-    acquire: createUpstreamLimiter(statusRedis, `${config.cache.prefix}:ratelimit:upstream`, config.upstream.rateLimit).acquire,
+    acquire: createUpstreamLimiter(statusRedis, internalKeys.upstreamRateLimit(config.cache.prefix), config.upstream.rateLimit).acquire,
+    ...(observers.upstream ? { observer: observers.upstream } : {}),
   });
   const run: RunContext = {
     upstream,
     cache: new CacheStore(cacheRedis, config.cache.prefix),
-    status: new StatusStore(statusRedis, config.cache.prefix),
+    status: new StatusStore(statusRedis, config.cache.prefix, observers.status),
     logger,
     groupId: config.upstream.groupId,
     timeZone: config.group.timezone,

@@ -48,4 +48,6 @@ export const internalKeys = {
   statusJobs: (prefix: string) => `${prefix}:status:jobs`,
   /** Projects found deleted upstream, left out of the fan-out. */
   goneProjects: (prefix: string) => `${prefix}:projects:gone`,
+  /** The fleet-wide upstream rate limiter's reservations (limit/upstream-limiter.ts). */
+  upstreamRateLimit: (prefix: string) => `${prefix}:ratelimit:upstream`,
 } as const;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { JobPlan } from '../definition/parse.js';
 import { formatDuration } from '../shared/duration.js';
@@ -59,6 +60,21 @@ export const JOB_OPTIONS = {
   removeOnFail: { count: 500 },
   attempts: 1,
 };
+
+/**
+ * Queues a one-off run of a job (trigger `manual`), run by whichever worker
+ * takes it, like a scheduled one. BullMQ deduplication (simple mode, no TTL)
+ * keeps one manual run per job waiting or running: another request while it
+ * waits or runs gets that job's id back (`deduplicated`); once it completes
+ * or fails, the next request queues a new run.
+ */
+export async function addManualRun(queue: Queue, job: string): Promise<{ jobId: string; deduplicated: boolean }> {
+  // Our own id, to tell from the id BullMQ returns whether the add was deduplicated.
+  const jobId = `manual-${job}-${randomUUID()}`;
+  const data: WarmJobData = { trigger: 'manual' };
+  const added = await queue.add(job, data, { ...JOB_OPTIONS, jobId, deduplication: { id: `manual:${job}` } });
+  return { jobId: String(added.id), deduplicated: added.id !== jobId };
+}
 
 /**
  * Makes the queue's schedulers match the plans. A scheduler whose cadence is

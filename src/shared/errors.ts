@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'ERR_UPSTREAM_TOO_LARGE'
   | 'ERR_ABORTED'
   | 'ERR_REFRESH_PARTIAL'
-  | 'ERR_CACHE';
+  | 'ERR_CACHE'
+  | 'ERR_READER_BAD_VALUE';
 
 export class WarmerError extends Error {
   readonly code: ErrorCode;

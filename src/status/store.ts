@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { internalKeys } from '../cache/keys.js';
 import { scrub } from '../shared/secrets.js';
+import { bucketStart, windows, WINDOW_MS, type HistoryPoint } from './windows.js';
 
 /** What one run of a job did; recorded by the daemon's worker and by `--once` alike. */
 export interface RunRecord {
@@ -15,6 +16,21 @@ export interface RunRecord {
   /** Secret-free by construction (our own messages) and scrubbed again here. */
   error?: string;
   trigger: 'schedule' | 'once' | 'manual';
+  /**
+   * When the run started: the `cached_at` of every value it wrote.
+   * @defaultValue `at - durationMs` (at most a millisecond or two later than the true start)
+   */
+  startedAt?: number;
+}
+
+/**
+ * Told of every run and throttle once it is recorded (the metrics listen
+ * here). Called synchronously after the record; an observer that throws is
+ * ignored: metrics never fail a refresh.
+ */
+export interface StatusObserver {
+  recorded?(run: RunRecord): void;
+  throttled?(job: string, at: number, delayMs: number): void;
 }
 
 export interface JobStatus {
@@ -29,6 +45,24 @@ export interface JobStatus {
   /** The same over the last 24 hours (5-minute buckets). */
   successRate24h: number | null;
   runs24h: number;
+  /** The same over the last hour (the last 12 five-minute buckets, the current one included). */
+  successRate1h: number | null;
+  runs1h: number;
+  /** Runs per hour over the last 24 hours, oldest first (24 points; the last is the current hour). */
+  history: HistoryPoint[];
+  /**
+   * Start of the last run that succeeded with no failed item (every key of
+   * the job rewritten), ISO-8601; null before the first such run.
+   */
+  lastFullSuccessAt: string | null;
+  /**
+   * now − lastFullSuccessAt, in seconds: a bound on the age of the job's data.
+   * That run rewrote every key of the job with `cached_at` no older than its
+   * start, and a key whose later refresh failed keeps a value at least that
+   * recent (it is served stale, never replaced by older data), so no key the
+   * job warms is older. Null before the first full success.
+   */
+  dataAgeSeconds: number | null;
   firstRunAt: string | null;
   lastRunAt: string | null;
   lastSuccessAt: string | null;
@@ -45,13 +79,12 @@ export interface JobStatus {
   authFailedAt: string | null;
 }
 
-const BUCKET_MS = 5 * 60_000;
-const WINDOW_MS = 24 * 3_600_000;
-
 /**
  * Records a run atomically: counters, last-* fields and the 5-minute bucket
  * of the 24-hour window, and drops buckets older than the window, all in one
  * script so that concurrent replicas never interleave half a record.
+ * `lastFullSuccessAt` only moves forward: a replica recording an older run
+ * late must not make the data look older than it is.
  */
 const RECORD_SCRIPT = `
 local status, buckets, jobs = KEYS[1], KEYS[2], KEYS[3]
@@ -68,6 +101,11 @@ if ok then
   redis.call('HSET', status, 'lastSuccessAt', now)
   redis.call('HDEL', status, 'authFailedAt')
   redis.call('HINCRBY', buckets, ARGV[7] .. ':ok', 1)
+  if ARGV[6] == '0' then
+    local started = tonumber(ARGV[13])
+    local previous = tonumber(redis.call('HGET', status, 'lastFullSuccessAt') or '0')
+    if started > previous then redis.call('HSET', status, 'lastFullSuccessAt', ARGV[13]) end
+  end
 else
   redis.call('HINCRBY', status, 'failures', 1)
   redis.call('HSET', status, 'lastFailureAt', now, 'lastError', ARGV[12])
@@ -85,10 +123,12 @@ export class StatusStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly observer?: StatusObserver,
   ) {}
 
   async record(run: RunRecord): Promise<void> {
-    const bucket = Math.floor(run.at / BUCKET_MS) * BUCKET_MS;
+    const bucket = bucketStart(run.at);
+    const startedAt = Math.round(run.startedAt ?? run.at - run.durationMs);
     await this.redis.eval(
       RECORD_SCRIPT,
       3,
@@ -107,13 +147,24 @@ export class StatusStore {
       run.trigger,
       String(run.bytesWritten),
       scrub(run.error ?? 'unknown error').slice(0, 500),
+      String(startedAt),
     );
+    this.notify(() => this.observer?.recorded?.(run));
+  }
+
+  private notify(call: () => void): void {
+    try {
+      call();
+    } catch {
+      // An observer (metrics) never fails the record.
+    }
   }
 
   /** Throttling is not a failure: the run is retried after the backoff; it is counted apart. */
   async recordThrottle(job: string, at: number, delayMs: number): Promise<void> {
     const key = internalKeys.status(this.prefix, job);
     await this.redis.multi().hincrby(key, 'throttles', 1).hset(key, 'lastThrottledAt', String(at), 'lastThrottleDelayMs', String(delayMs)).exec();
+    this.notify(() => this.observer?.throttled?.(job, at, delayMs));
   }
 
   /** Marks every job "auth failed" until its next success (the upstream refused the token). */
@@ -151,15 +202,8 @@ function toJobStatus(name: string, h: Record<string, string>, buckets: Record<st
   const int = (field: string) => (h[field] === undefined ? 0 : Number(h[field]));
   const time = (field: string) => (h[field] === undefined ? null : new Date(Number(h[field])).toISOString());
   const num = (field: string) => (h[field] === undefined ? null : Number(h[field]));
-  let ok24 = 0;
-  let fail24 = 0;
-  const cutoff = now - WINDOW_MS;
-  for (const [field, count] of Object.entries(buckets)) {
-    const [start, kind] = field.split(':');
-    if (Number(start) + BUCKET_MS <= cutoff) continue;
-    if (kind === 'ok') ok24 += Number(count);
-    else fail24 += Number(count);
-  }
+  const w = windows(buckets, now);
+  const fullSuccess = h.lastFullSuccessAt === undefined ? undefined : Number(h.lastFullSuccessAt);
   const runs = int('runs');
   return {
     name,
@@ -169,8 +213,11 @@ function toJobStatus(name: string, h: Record<string, string>, buckets: Record<st
     itemsOk: int('itemsOk'),
     itemsFailed: int('itemsFailed'),
     successRate: runs === 0 ? null : int('successes') / runs,
-    successRate24h: ok24 + fail24 === 0 ? null : ok24 / (ok24 + fail24),
-    runs24h: ok24 + fail24,
+    successRate24h: w.successRate24h,
+    runs24h: w.runs24h,
+    successRate1h: w.successRate1h,
+    runs1h: w.runs1h,
+    history: w.history,
     firstRunAt: time('firstRunAt'),
     lastRunAt: time('lastRunAt'),
     lastSuccessAt: time('lastSuccessAt'),
@@ -184,5 +231,7 @@ function toJobStatus(name: string, h: Record<string, string>, buckets: Record<st
     throttles: int('throttles'),
     lastThrottledAt: time('lastThrottledAt'),
     authFailedAt: time('authFailedAt'),
+    lastFullSuccessAt: fullSuccess === undefined ? null : new Date(fullSuccess).toISOString(),
+    dataAgeSeconds: fullSuccess === undefined ? null : Math.max(0, now - fullSuccess) / 1000,
   };
 }

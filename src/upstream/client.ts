@@ -1,3 +1,4 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import got, { type Got } from 'got';
 import { UpstreamError, envelopeError, isThrottle } from './errors.js';
 import { decodeBody } from './body.js';
@@ -5,6 +6,22 @@ import { translateGotError } from './translate.js';
 import { parseUpstreamJson } from './json.js';
 import { AuthGate, ThrottleState } from './state.js';
 import type { RetryBudget } from './retry-budget.js';
+import { failureClass, routeClass } from './route-class.js';
+
+/**
+ * Told of every HTTP attempt (metrics). Calls are synchronous and must not
+ * throw; they never see a header value, a URL with ids or the token.
+ */
+export interface UpstreamObserver {
+  /**
+   * One attempt, retries counted apiece: its route class (the path template,
+   * see routeClass) and its HTTP status, or `timeout`, `reset`, `network` or
+   * `aborted` when it ended without a response.
+   */
+  attempt?(route: string, status: string): void;
+  /** The token's remaining lifetime in seconds, from a successful answer's `x-expire-in`. */
+  tokenExpiresIn?(seconds: number): void;
+}
 
 export interface UpstreamOptions {
   /** e.g. `https://api.zsxq.com`. */
@@ -30,6 +47,8 @@ export interface UpstreamOptions {
    * limit/upstream-limiter.ts); the wait does not count against the deadline.
    */
   acquire?: (horizonMs: number, signal?: AbortSignal) => Promise<void>;
+  /** Metrics. */
+  observer?: UpstreamObserver;
 }
 
 export interface UpstreamRequest {
@@ -149,6 +168,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
           ...(requestOptions.retryBudget ? { retryBudget: requestOptions.retryBudget } : {}),
         },
       });
+      if (options.observer?.attempt) {
+        const template = routeClass(request.path);
+        // One ClientRequest per attempt (got emits 'request' for each retry too).
+        pending.on('request', (attempt: ClientRequest) => observeAttempt(attempt, (status) => safely(() => options.observer?.attempt?.(template, status))));
+      }
       // Raw bytes on the wire; the decompressed size is capped below.
       pending.on('downloadProgress', ({ transferred }) => {
         if (transferred > o.maxBodyBytes && !tooLarge) {
@@ -188,7 +212,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     }
     const envelope = body as { succeeded?: unknown; code?: unknown; resp_data?: unknown };
     const expire = Number(response.headers['x-expire-in']);
-    if (Number.isFinite(expire)) tokenExpiresInSeconds = expire;
+    if (Number.isFinite(expire)) {
+      tokenExpiresInSeconds = expire;
+      if (envelope.succeeded === true) safely(() => options.observer?.tokenExpiresIn?.(expire));
+    }
     if (envelope.succeeded !== true) {
       const code = typeof envelope.code === 'number' ? envelope.code : undefined;
       const error = envelopeError(route, code, response.statusCode);
@@ -211,6 +238,35 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       return tokenExpiresInSeconds;
     },
   };
+}
+
+/**
+ * Reports an attempt once: its status when the response headers arrive
+ * (a body later cut off for its size still counts as that status), else
+ * what closed it.
+ */
+function observeAttempt(request: ClientRequest, report: (status: string) => void): void {
+  let failure: unknown;
+  let done = false;
+  request.once('response', (response: IncomingMessage) => {
+    done = true;
+    report(String(response.statusCode ?? 0));
+  });
+  // got handles the error; this listener only remembers what it was.
+  request.on('error', (error) => (failure ??= error));
+  request.once('close', () => {
+    if (done) return;
+    done = true;
+    report(failure === undefined ? 'aborted' : failureClass(failure));
+  });
+}
+
+function safely(call: () => void): void {
+  try {
+    call();
+  } catch {
+    // Metrics never fail a request.
+  }
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

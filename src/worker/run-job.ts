@@ -53,6 +53,24 @@ export interface RunResult {
   error?: Error;
 }
 
+/**
+ * Where a run is, for a progress display (`--once` on a terminal): units
+ * listed, finished (in any way) and, of those, failed or skipped (not
+ * started: throttling, a refused token or shutdown stopped the run).
+ */
+export interface RunProgress {
+  job: string;
+  total: number;
+  done: number;
+  failed: number;
+  skipped: number;
+}
+
+export type ProgressListener = (progress: RunProgress) => void;
+
+/** How one unit ended, as refreshUnits reports it to an optional listener. */
+export type UnitEnd = 'ok' | 'gone' | 'failed' | 'skipped';
+
 /** How many failed units of one run are logged one by one; the rest are counted. */
 const UNIT_FAILURES_LOGGED = 3;
 
@@ -77,8 +95,16 @@ export interface UnitsOutcome {
  * gone, and serves the failed (and skipped) units' old values stale.
  * Throttling, a refused token or shutdown stop it from starting more units.
  */
-export async function refreshUnits(plan: JobPlan, units: readonly Unit[], context: RunContext, now: Date): Promise<UnitsOutcome> {
+export async function refreshUnits(plan: JobPlan, units: readonly Unit[], context: RunContext, now: Date, onUnitEnd?: (end: UnitEnd) => void): Promise<UnitsOutcome> {
   const log = context.logger.child({ job: plan.job.name });
+  const ended = (end: UnitEnd) => {
+    try {
+      onUnitEnd?.(end);
+    } catch (error) {
+      // A display must never fail a refresh.
+      log.debug({ err: error }, 'progress listener failed');
+    }
+  };
   const writer = new BatchWriter(context.cache);
   const outcome: UnitsOutcome = { itemsOk: 0, itemsFailed: 0, itemsGone: 0, keysWritten: 0, bytesWritten: 0, staleExtended: 0, retryable: [] };
   const notRefreshed: Unit[] = [];
@@ -95,18 +121,21 @@ export async function refreshUnits(plan: JobPlan, units: readonly Unit[], contex
       async (unit) => {
         if (outcome.stop || context.stopping?.aborted) {
           notRefreshed.push(unit);
+          ended('skipped');
           return;
         }
         try {
           const { entries } = await fetchUnit(plan, unit, fetchContext);
           writer.add(entries);
           outcome.itemsOk += 1;
+          ended('ok');
         } catch (error) {
           if (error instanceof ProjectGoneError) {
             try {
               await markProjectGone(context.projectsProvider, error.projectId, context.cache, now);
               outcome.itemsGone += 1;
               log.info({ project: error.projectId }, 'project deleted upstream: cached as gone and left out of the fan-out');
+              ended('gone');
               return;
             } catch (markError) {
               error = markError;
@@ -120,6 +149,7 @@ export async function refreshUnits(plan: JobPlan, units: readonly Unit[], contex
           if (outcome.itemsFailed <= UNIT_FAILURES_LOGGED && !outcome.stop) {
             log.warn({ unit: describeUnit(plan.job.name, unit), err: error }, 'unit refresh failed; its keys keep their last value');
           }
+          ended('failed');
         }
       },
       { concurrency: context.concurrency },
@@ -155,14 +185,44 @@ export function stopReason(error: unknown): UnitsOutcome['stop'] {
 /**
  * Runs one refresh of a job in this process: lists its units, refreshes them
  * (see refreshUnits) and records the run in the status store. A failed unit
- * writes nothing, so its previous value stays as it was.
+ * writes nothing, so its previous value stays as it was. `onProgress`, when
+ * given, hears the total once the units are listed, then after every unit,
+ * and a last time with the final counts (a failed write of fetched units
+ * turns them into failures only then).
  */
-export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRecord['trigger']): Promise<RunResult> {
+export async function runJob(plan: JobPlan, context: RunContext, trigger: RunRecord['trigger'], onProgress?: ProgressListener): Promise<RunResult> {
   const started = Date.now();
   let outcome: UnitsOutcome;
   try {
     const units = await listUnits(plan, context);
-    outcome = await refreshUnits(plan, units, context, new Date(started));
+    const progress: RunProgress = { job: plan.job.name, total: units.length, done: 0, failed: 0, skipped: 0 };
+    const report = () => {
+      try {
+        onProgress?.({ ...progress });
+      } catch (error) {
+        // A display must never fail a refresh.
+        context.logger.debug({ err: error }, 'progress listener failed');
+      }
+    };
+    report();
+    outcome = await refreshUnits(
+      plan,
+      units,
+      context,
+      new Date(started),
+      onProgress &&
+        ((end) => {
+          progress.done += 1;
+          if (end === 'failed') progress.failed += 1;
+          if (end === 'skipped') progress.skipped += 1;
+          report();
+        }),
+    );
+    if (onProgress) {
+      progress.done = units.length;
+      progress.failed = outcome.itemsFailed;
+      report();
+    }
   } catch (error) {
     outcome = { itemsOk: 0, itemsFailed: 0, itemsGone: 0, keysWritten: 0, bytesWritten: 0, staleExtended: 0, retryable: [], firstError: error as Error };
     const stop = stopReason(error);
@@ -219,6 +279,8 @@ export async function finishRun(plan: JobPlan, context: RunContext, trigger: Run
     job: result.job,
     ok: result.ok,
     at: Date.now(),
+    // Every value of the run has cached_at ≥ this: the status store's data age starts here.
+    startedAt: started,
     durationMs: result.durationMs,
     keysWritten: result.keysWritten,
     bytesWritten: result.bytesWritten,

@@ -35,6 +35,9 @@ describe('StatusStore', () => {
       successRate: null,
       successRate24h: null,
       runs24h: 0,
+      successRate1h: null,
+      runs1h: 0,
+      history: expect.any(Array),
       firstRunAt: null,
       lastRunAt: null,
       lastSuccessAt: null,
@@ -48,7 +51,11 @@ describe('StatusStore', () => {
       throttles: 0,
       lastThrottledAt: null,
       authFailedAt: null,
+      lastFullSuccessAt: null,
+      dataAgeSeconds: null,
     });
+    expect(status!.history).toHaveLength(24);
+    expect(status!.history.every((p) => p.ok === 0 && p.fail === 0)).toBe(true);
     expect(await h.runtime.run.status.knownJobs()).toEqual([]);
   });
 
@@ -61,7 +68,7 @@ describe('StatusStore', () => {
     await store.record(record({ at: t0 + 120_000, itemsOk: 4 }));
     await store.record(record({ at: t0 + 180_000, durationMs: 777.6, keysWritten: 9, bytesWritten: 4321, trigger: 'manual' }));
 
-    const [status] = await store.read(['topics']);
+    const [status] = await store.read(['topics'], t0 + 200_000);
     expect(status).toEqual({
       name: 'topics',
       runs: 4,
@@ -72,6 +79,9 @@ describe('StatusStore', () => {
       successRate: 0.75,
       successRate24h: 0.75,
       runs24h: 4,
+      successRate1h: 0.75,
+      runs1h: 4,
+      history: expect.any(Array),
       firstRunAt: new Date(t0).toISOString(),
       lastRunAt: new Date(t0 + 180_000).toISOString(),
       lastSuccessAt: new Date(t0 + 180_000).toISOString(),
@@ -85,6 +95,9 @@ describe('StatusStore', () => {
       throttles: 0,
       lastThrottledAt: null,
       authFailedAt: null,
+      // The last run started durationMs (777.6, recorded as 778) before it was recorded.
+      lastFullSuccessAt: new Date(t0 + 180_000 - 778).toISOString(),
+      dataAgeSeconds: (200_000 - 180_000 + 778) / 1000,
     });
     expect(await store.knownJobs()).toEqual(['topics']);
   });
@@ -216,5 +229,97 @@ describe('StatusStore', () => {
     [topics, leaderboards] = await store.read(['topics', 'leaderboards']);
     expect(topics).toMatchObject({ state: 'ok', authFailedAt: null, successes: 1 });
     expect(leaderboards!.state).toBe('auth failed');
+  });
+
+  describe('1-hour rate, hourly history and data age', () => {
+    // 12:02:30 UTC: the current 5-minute bucket starts at 12:00, the 1-hour window at 11:05.
+    const NOW = Date.UTC(2026, 0, 10, 12, 2, 30);
+    const MIN = 60_000;
+
+    it('computes successRate1h from the last 12 five-minute buckets only', async () => {
+      const h = await create();
+      const store = h.runtime.run.status;
+      await store.record(record({ at: Date.UTC(2026, 0, 10, 11, 4, 59), ok: false, error: 'just outside' }));
+      await store.record(record({ at: Date.UTC(2026, 0, 10, 11, 5, 0), ok: false, error: 'first bucket in' }));
+      await store.record(record({ at: NOW - 30 * MIN }));
+      await store.record(record({ at: NOW - 5 * MIN }));
+      await store.record(record({ at: NOW }));
+
+      const [status] = await store.read(['topics'], NOW);
+      expect(status).toMatchObject({ runs1h: 4, runs24h: 5, successRate24h: 3 / 5 });
+      expect(status!.successRate1h).toBe(3 / 4);
+      // At 12:57:30 the window starts at 12:00: only NOW's bucket is left; at 13:02:30 it starts at 12:05.
+      expect((await store.read(['topics'], NOW + 55 * MIN))[0]).toMatchObject({ runs1h: 1, successRate1h: 1 });
+      expect((await store.read(['topics'], NOW + 60 * MIN))[0]).toMatchObject({ runs1h: 0, successRate1h: null });
+    });
+
+    it('returns 24 hourly points, oldest first, each counting the successes and failures of its hour', async () => {
+      const h = await create();
+      const store = h.runtime.run.status;
+      const at = (hour: number, minute: number) => Date.UTC(2026, 0, 10, hour, minute);
+      // Yesterday 12:59 is 24 hours back (outside); yesterday 13:00 is the oldest point.
+      for (const run of [
+        record({ at: Date.UTC(2026, 0, 9, 12, 59) }),
+        record({ at: Date.UTC(2026, 0, 9, 13, 0), ok: false, error: 'x' }),
+        record({ at: Date.UTC(2026, 0, 9, 13, 59) }),
+        record({ at: at(9, 10) }),
+        record({ at: at(9, 50), ok: false, error: 'x' }),
+        record({ at: at(9, 55), ok: false, error: 'x' }),
+        record({ at: at(12, 0) }),
+        record({ at: at(12, 2) }),
+      ]) {
+        await store.record(run);
+      }
+
+      const [status] = await store.read(['topics'], NOW);
+      const history = status!.history;
+      expect(history).toHaveLength(24);
+      expect(history[0]!.start).toBe('2026-01-09T13:00:00.000Z');
+      expect(history[23]!.start).toBe('2026-01-10T12:00:00.000Z');
+      for (let i = 1; i < 24; i += 1) expect(Date.parse(history[i]!.start) - Date.parse(history[i - 1]!.start)).toBe(HOUR);
+      const byStart = Object.fromEntries(history.map((p) => [p.start, [p.ok, p.fail]]));
+      expect(byStart['2026-01-09T13:00:00.000Z']).toEqual([1, 1]);
+      expect(byStart['2026-01-10T09:00:00.000Z']).toEqual([1, 2]);
+      expect(byStart['2026-01-10T12:00:00.000Z']).toEqual([2, 0]);
+      expect(history.reduce((sum, p) => sum + p.ok + p.fail, 0)).toBe(7);
+      // The 24-hour rate counts every bucket that overlaps the last 24 hours (yesterday 12:55–13:00 does);
+      // the history starts at a whole hour.
+      expect(status!.runs24h).toBe(8);
+    });
+
+    it('dates the data from the start of the last run with no failed item; partial and failed runs do not move it', async () => {
+      const h = await create();
+      const store = h.runtime.run.status;
+      expect((await store.read(['topics'], NOW))[0]).toMatchObject({ lastFullSuccessAt: null, dataAgeSeconds: null });
+
+      await store.record(record({ at: NOW - 20 * MIN, durationMs: 4_000 }));
+      let [status] = await store.read(['topics'], NOW);
+      expect(status!.lastFullSuccessAt).toBe(new Date(NOW - 20 * MIN - 4_000).toISOString());
+      expect(status!.dataAgeSeconds).toBe(20 * 60 + 4);
+
+      // A run where some units failed (their keys served stale) and a run that failed outright.
+      await store.record(record({ at: NOW - 10 * MIN, ok: false, itemsOk: 5, itemsFailed: 2, error: 'ERR_REFRESH_PARTIAL: 2 of 7 items failed' }));
+      await store.record(record({ at: NOW - 5 * MIN, ok: false, itemsOk: 0, itemsFailed: 7, error: 'ERR_UPSTREAM_HTTP: 500' }));
+      [status] = await store.read(['topics'], NOW);
+      expect(status).toMatchObject({ lastFullSuccessAt: new Date(NOW - 20 * MIN - 4_000).toISOString(), dataAgeSeconds: 20 * 60 + 4 });
+      expect(status!.lastSuccessAt).toBe(new Date(NOW - 20 * MIN).toISOString());
+
+      // An explicit start wins over at − durationMs; a replica recording an older run late does not age the data.
+      await store.record(record({ at: NOW - MIN, durationMs: 500, startedAt: NOW - 2 * MIN }));
+      await store.record(record({ at: NOW - 15 * MIN, durationMs: 100 }));
+      [status] = await store.read(['topics'], NOW);
+      expect(status).toMatchObject({ lastFullSuccessAt: new Date(NOW - 2 * MIN).toISOString(), dataAgeSeconds: 120 });
+      expect((await store.read(['topics'], NOW + 30_000))[0]!.dataAgeSeconds).toBe(150);
+    });
+
+    it('keeps lastFullSuccessAt when concurrent replicas record runs at once', async () => {
+      const h = await create();
+      const stores = [h.connect('cache'), h.connect('cache'), h.connect('cache')].map((c) => new StatusStore(c, h.prefix));
+      const starts = Array.from({ length: 30 }, (_, i) => NOW - (i + 1) * MIN);
+      await Promise.all(starts.map((start, i) => stores[i % stores.length]!.record(record({ at: start + 1_000, durationMs: 1_000 }))));
+      const [status] = await h.runtime.run.status.read(['topics'], NOW);
+      expect(status!.lastFullSuccessAt).toBe(new Date(Math.max(...starts)).toISOString());
+      expect(status!.runs).toBe(30);
+    });
   });
 });

@@ -28,7 +28,8 @@ export function spawnCli(args: string[], env: Record<string, string>): DaemonPro
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);
   const child = spawn(process.execPath, [CLI, ...args], {
     // No upstream rate limit unless a test sets one: the simulator is not the real upstream.
-    env: { PATH: process.env.PATH ?? '', UPSTREAM_RATE_LIMIT: '0', ...env },
+    // HTTP_PORT 0: parallel test daemons would all want 9464.
+    env: { PATH: process.env.PATH ?? '', UPSTREAM_RATE_LIMIT: '0', HTTP_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];

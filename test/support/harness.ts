@@ -107,6 +107,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     UPSTREAM_TIMEOUT: '5s',
     // No upstream rate limit unless a test sets one: the simulator is not the real upstream.
     UPSTREAM_RATE_LIMIT: '0',
+    // Any free port: parallel test daemons would all want 9464.
+    HTTP_PORT: '0',
     LOG_LEVEL: 'silent',
   };
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig, type LoadOptions } from '../../config/load.js';
 import { ConfigError } from '../../src/shared/errors.js';
+import { scrub } from '../../src/shared/secrets.js';
 
 const JOBS = ['daily-stats', 'leaderboards', 'project-stats', 'projects-list', 'topics'] as const;
 // Distinctive, so that any trace of it in a message is found.
@@ -49,7 +50,8 @@ function failure(options: Partial<LoadOptions>): string {
 describe('loadConfig defaults', () => {
   it('fills every setting not given from the documented defaults', () => {
     const config = load();
-    const { upstream, ...rest } = config;
+    const { upstream, http, ...rest } = config;
+    expect({ ...http, adminToken: http.adminToken() }).toStrictEqual({ enabled: true, port: 9464, host: '127.0.0.1', adminToken: '' });
     expect(rest).toStrictEqual({
       redis: { url: 'redis://127.0.0.1:6379', queueUrl: 'redis://127.0.0.1:6379', cacheUrl: 'redis://127.0.0.1:6379', ca: undefined },
       cache: { prefix: 'zsxq', maxStaleMs: 24 * 3_600_000 },
@@ -328,5 +330,58 @@ describe('loadConfig errors', () => {
     // A common slip: the token in single quotes. V8's JSON.parse message quotes the text around the error.
     failure({ file: configFile(`{ "upstream": { "token": '${TOKEN}' } }`) });
     failure({ file: configFile(`{ "upstream": { "token": ${TOKEN} } }`) });
+  });
+});
+
+describe('the http settings', () => {
+  const ADMIN = 'adm-7f3a9c2e5b1d4e6f8a0b';
+
+  it('reads HTTP_ENABLED, HTTP_PORT, HTTP_HOST and HTTP_ADMIN_TOKEN', () => {
+    const { http } = load({ env: { ...ENV, HTTP_ENABLED: 'false', HTTP_PORT: '0', HTTP_HOST: '0.0.0.0', HTTP_ADMIN_TOKEN: ADMIN } });
+    expect({ ...http, adminToken: http.adminToken() }).toStrictEqual({ enabled: false, port: 0, host: '0.0.0.0', adminToken: ADMIN });
+    expect(load({ env: { ...ENV, HTTP_ENABLED: '1', HTTP_PORT: '8080', HTTP_HOST: '::' } }).http).toMatchObject({ enabled: true, port: 8080, host: '::' });
+  });
+
+  it('reads them from a file too, the environment winning', () => {
+    const file = configFile({ http: { port: 9100, host: 'localhost', enabled: false } });
+    expect(load({ file }).http).toMatchObject({ port: 9100, host: 'localhost', enabled: false });
+    expect(load({ file, env: { ...ENV, HTTP_PORT: '9200' } }).http.port).toBe(9200);
+  });
+
+  it('reads the admin token from HTTP_ADMIN_TOKEN_FILE, trimmed, when HTTP_ADMIN_TOKEN is not set', () => {
+    const path = join(dir, 'admin_token');
+    writeFileSync(path, `${ADMIN}\n`);
+    expect(load({ env: { ...ENV, HTTP_ADMIN_TOKEN_FILE: path } }).http.adminToken()).toBe(ADMIN);
+    expect(load({ env: { ...ENV, HTTP_ADMIN_TOKEN_FILE: path, HTTP_ADMIN_TOKEN: `${ADMIN}-env` } }).http.adminToken()).toBe(`${ADMIN}-env`);
+  });
+
+  it('registers the admin token as a secret, so that no log line can carry it', () => {
+    // Unlike ADMIN (registered by the tests above), so that the whole value must be hidden.
+    load({ env: { ...ENV, HTTP_ADMIN_TOKEN: 'env-admin-0d1e2f3a4b5c' } });
+    expect(scrub('Authorization: Bearer env-admin-0d1e2f3a4b5c')).toBe('Authorization: Bearer [redacted]');
+    const path = join(dir, 'admin_token');
+    writeFileSync(path, 'file-admin-6a7b8c9d0e1f');
+    load({ env: { ...ENV, HTTP_ADMIN_TOKEN_FILE: path } });
+    expect(scrub('token file-admin-6a7b8c9d0e1f')).toBe('token [redacted]');
+  });
+
+  it('rejects a port that is not one, naming the variable, the setting and the value', () => {
+    expect(failure({ env: { ...ENV, HTTP_PORT: '99999' } })).toBe('HTTP_PORT: http.port 99999 must be a TCP port, an integer from 0 to 65535 (0: any free port)');
+    expect(failure({ env: { ...ENV, HTTP_PORT: '94 64' } })).toBe('HTTP_PORT: http.port "94 64" must be a TCP port, an integer from 0 to 65535 (0: any free port)');
+    expect(failure({ env: { ...ENV, HTTP_PORT: '-1' } })).toContain('HTTP_PORT: http.port "-1" must be a TCP port');
+    expect(failure({ file: configFile({ http: { port: 1.5 } }) })).toBe('config.json: http.port 1.5 must be a TCP port, an integer from 0 to 65535 (0: any free port)');
+  });
+
+  it('rejects a host with a port or spaces, a switch that is not true or false, and an unknown http setting', () => {
+    expect(failure({ env: { ...ENV, HTTP_HOST: '127.0.0.1:9464 ' } })).toContain('HTTP_HOST: http.host "127.0.0.1:9464 " is not an address or host name to listen on');
+    expect(failure({ env: { ...ENV, HTTP_ENABLED: 'maybe' } })).toBe('HTTP_ENABLED: http.enabled "maybe" must be true or false');
+    expect(failure({ file: configFile({ http: { prot: 80 } }) })).toBe('config.json: http.prot is not a setting');
+  });
+
+  it('rejects a short admin token without printing it, and an admin token file that cannot be read', () => {
+    const message = failure({ env: { ...ENV, HTTP_ADMIN_TOKEN: 'hunter2hunter' } });
+    expect(message).toBe('http.adminToken: too short (13 characters; use at least 16, e.g. openssl rand -hex 32)');
+    const missing = join(dir, 'no-admin-token');
+    expect(failure({ env: { ...ENV, HTTP_ADMIN_TOKEN_FILE: missing } })).toBe(`http.adminTokenFile: cannot read ${missing} (ENOENT)`);
   });
 });

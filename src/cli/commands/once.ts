@@ -3,9 +3,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../../../config/load.js';
 import type { ParsedJob } from '../../definition/parse.js';
 import { createRuntime, type Runtime } from '../../runtime.js';
-import { runJob, type RunResult } from '../../worker/run-job.js';
+import { runJob, type RunProgress, type RunResult } from '../../worker/run-job.js';
 import type { JobPlan } from '../../definition/parse.js';
 import { UsageError } from '../../shared/errors.js';
+import type { OnceProgress } from '../progress.js';
 
 /** Throttled one-off runs wait and try again, this many times at most. */
 const MAX_THROTTLED_RETRIES = 5;
@@ -22,13 +23,15 @@ export function selectJobs(jobs: readonly ParsedJob[], wanted: string[] | 'all')
 }
 
 /** One job, retried after the upstream's backoff while it throttles (there is no queue to hand it back to). */
-async function runOnce(plan: JobPlan, runtime: Runtime, logger: Logger): Promise<RunResult> {
-  let result = await runJob(plan, runtime.run, 'once');
+async function runOnce(plan: JobPlan, runtime: Runtime, logger: Logger, progress: OnceProgress | undefined): Promise<RunResult> {
+  const onProgress = progress && ((p: RunProgress) => progress.update(p));
+  let result = await runJob(plan, runtime.run, 'once', onProgress);
   for (let i = 0; i < MAX_THROTTLED_RETRIES && result.outcome === 'throttled' && !runtime.stopping.signal.aborted; i += 1) {
     logger.info({ job: plan.job.name, waitMs: result.retryAfterMs }, 'throttled: waiting before trying again');
     await sleep(result.retryAfterMs ?? 1_000, undefined, { signal: runtime.stopping.signal }).catch(() => undefined);
-    result = await runJob(plan, runtime.run, 'once');
+    result = await runJob(plan, runtime.run, 'once', onProgress);
   }
+  progress?.jobDone(result);
   return result;
 }
 
@@ -38,8 +41,17 @@ async function runOnce(plan: JobPlan, runtime: Runtime, logger: Logger): Promise
  * list). `all` means every enabled job; a job named explicitly runs even when
  * disabled. Exit 0 when every refresh succeeded, 1 otherwise. SIGTERM/SIGINT
  * stop starting units and, after the grace period, abandon requests in flight.
+ * `progress` (on a terminal) draws a bar per job and a summary; the log
+ * lines are the same with or without it.
  */
-export async function onceCommand(jobs: readonly ParsedJob[], names: string[], all: boolean, config: Config, logger: Logger): Promise<number> {
+export async function onceCommand(
+  jobs: readonly ParsedJob[],
+  names: string[],
+  all: boolean,
+  config: Config,
+  logger: Logger,
+  progress?: OnceProgress,
+): Promise<number> {
   const runtime = createRuntime(jobs, config, logger);
   let graceTimer: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -56,9 +68,18 @@ export async function onceCommand(jobs: readonly ParsedJob[], names: string[], a
       .sort((a, b) => Number(Boolean(b.job.providesProjects)) - Number(Boolean(a.job.providesProjects)));
     const started = Date.now();
     const results: RunResult[] = [];
-    for (const plan of plans) {
-      if (runtime.stopping.signal.aborted) break;
-      results.push(await runOnce(plan, runtime, logger));
+    try {
+      for (const plan of plans) {
+        if (runtime.stopping.signal.aborted) break;
+        results.push(await runOnce(plan, runtime, logger, progress));
+      }
+    } finally {
+      progress?.finish({
+        results,
+        skipped: plans.slice(results.length).map((p) => p.job.name),
+        seconds: (Date.now() - started) / 1000,
+        requests: runtime.run.upstream.attempts,
+      });
     }
     const failed = results.filter((r) => !r.ok).map((r) => r.job);
     const skipped = plans.length - results.length;

@@ -2,20 +2,14 @@ import { Queue } from 'bullmq';
 import type { Config } from '../../../config/load.js';
 import type { ParsedJob } from '../../definition/parse.js';
 import { planJobs, queuePrefix, QUEUE_NAME } from '../../runtime.js';
-import { StatusStore, type JobStatus } from '../../status/store.js';
-import { describeSchedule, nextRunAt } from '../../schedule/schedulers.js';
+import { StatusStore } from '../../status/store.js';
+import { buildStatusDocument, type StatusDocument } from '../../status/document.js';
 import { closeRedis, connectRedis } from '../../shared/redis.js';
-import { feasibility, type Feasibility } from '../../schedule/feasibility.js';
-import { countCachedProjects } from '../../worker/projects.js';
 import { CacheStore } from '../../cache/store.js';
 
-export interface StatusDocument {
-  jobs: Array<JobStatus & { schedule: string; nextRunAt: string | null }>;
-  /** Whether the cadences fit the upstream rate limit for the projects the warmed lists name. */
-  feasibility: Pick<Feasibility, 'neededPerSecond' | 'limitPerSecond' | 'fits' | 'warnings'> & { projects: number };
-}
+export type { StatusDocument } from '../../status/document.js';
 
-/** The status store joined with the schedule: the document of `status --json`. */
+/** The status store joined with the schedule: the document of `status --json`, read over connections of its own. */
 export async function readStatus(jobs: readonly ParsedJob[], config: Config): Promise<StatusDocument> {
   // The status store lives beside the queue (REDIS_QUEUE_URL): one connection reads both.
   const redis = connectRedis({ url: config.redis.queueUrl, ca: config.redis.ca }, 'queue', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
@@ -25,34 +19,24 @@ export async function readStatus(jobs: readonly ParsedJob[], config: Config): Pr
   // and ioredis would print it whole, command arguments (a password) included.
   queue.on('error', () => undefined);
   redis.on('error', () => undefined);
+  const cacheRedis =
+    config.redis.cacheUrl === config.redis.queueUrl
+      ? redis
+      : connectRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
+  cacheRedis.on('error', () => undefined);
   try {
-    const plans = planJobs(jobs, config);
-    const store = new StatusStore(redis, config.cache.prefix);
-    const names = [...new Set([...plans.keys(), ...(await store.knownJobs())])];
-    const [statuses, schedulers] = await Promise.all([store.read(names), queue.getJobSchedulers(0, -1, true)]);
-    const cacheRedis = config.redis.cacheUrl === config.redis.queueUrl ? redis : connectRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
-    cacheRedis.on('error', () => undefined);
-    let projects = 0;
-    try {
-      projects = await countCachedProjects([...plans.values()].find((p) => p.job.providesProjects), new CacheStore(cacheRedis, config.cache.prefix), config.projects.scopes);
-    } finally {
-      if (cacheRedis !== redis) await closeRedis(cacheRedis);
-    }
-    const fit = feasibility([...plans.values()], projects, config.upstream.rateLimit, config.group.timezone);
-    return {
-      feasibility: { projects, neededPerSecond: fit.neededPerSecond, limitPerSecond: fit.limitPerSecond, fits: fit.fits, warnings: fit.warnings },
-      jobs: statuses.map((s) => {
-        const plan = plans.get(s.name);
-        const next = plan ? nextRunAt(plan, config.group.timezone, schedulers) : undefined;
-        return {
-          ...s,
-          schedule: plan ? describeSchedule(plan, config.group.timezone) : 'removed',
-          nextRunAt: next ? next.toISOString() : null,
-        };
-      }),
-    };
+    return await buildStatusDocument({
+      plans: planJobs(jobs, config),
+      store: new StatusStore(redis, config.cache.prefix),
+      queue,
+      cache: new CacheStore(cacheRedis, config.cache.prefix),
+      scopes: config.projects.scopes,
+      rateLimit: config.upstream.rateLimit,
+      timeZone: config.group.timezone,
+    });
   } finally {
     await queue.close().catch(() => undefined);
+    if (cacheRedis !== redis) await closeRedis(cacheRedis);
     await closeRedis(redis);
   }
 }
@@ -65,16 +49,24 @@ export async function statusCommand(jobs: readonly ParsedJob[], config: Config, 
 }
 
 const pct = (rate: number | null) => (rate === null ? '-' : `${(rate * 100).toFixed(1)}%`);
+/** A span in the largest unit that keeps it readable: `45s`, `27m`, `5h`. */
+const span = (seconds: number) => {
+  const abs = Math.abs(Math.round(seconds));
+  return abs < 120 ? `${abs}s` : abs < 7200 ? `${Math.round(abs / 60)}m` : `${Math.round(abs / 3600)}h`;
+};
 const ago = (iso: string | null, now: number) => {
   if (!iso) return '-';
   const s = Math.round((now - Date.parse(iso)) / 1000);
-  const abs = Math.abs(s);
-  const text = abs < 120 ? `${abs}s` : abs < 7200 ? `${Math.round(abs / 60)}m` : `${Math.round(abs / 3600)}h`;
-  return s >= 0 ? `${text} ago` : `in ${text}`;
+  return s >= 0 ? `${span(s)} ago` : `in ${span(s)}`;
 };
 
+/**
+ * The table of `cache-warmer status`. DATA AGE is read at `now` from the
+ * start of the last run that refreshed every key of the job (see
+ * JobStatus.dataAgeSeconds), not at the moment the document was read.
+ */
 export function formatTable(doc: StatusDocument, now = Date.now()): string {
-  const header = ['JOB', 'STATE', 'SCHEDULE', 'RUNS', 'OK', 'FAIL', 'RATE 24H', 'RATE ALL', 'LAST SUCCESS', 'LAST FAILURE', 'DURATION', 'KEYS', 'NEXT RUN', 'LAST ERROR'];
+  const header = ['JOB', 'STATE', 'SCHEDULE', 'RUNS', 'OK', 'FAIL', 'RATE 1H', 'RATE 24H', 'RATE ALL', 'LAST SUCCESS', 'LAST FAILURE', 'DATA AGE', 'DURATION', 'KEYS', 'NEXT RUN', 'LAST ERROR'];
   const rows = doc.jobs.map((j) => [
     j.name,
     j.state,
@@ -82,10 +74,12 @@ export function formatTable(doc: StatusDocument, now = Date.now()): string {
     String(j.runs),
     String(j.successes),
     String(j.failures),
+    pct(j.successRate1h),
     pct(j.successRate24h),
     pct(j.successRate),
     ago(j.lastSuccessAt, now),
     ago(j.lastFailureAt, now),
+    j.lastFullSuccessAt === null ? '-' : span(Math.max(0, now - Date.parse(j.lastFullSuccessAt)) / 1000),
     j.lastDurationMs === null ? '-' : `${j.lastDurationMs}ms`,
     j.lastKeysWritten === null ? '-' : String(j.lastKeysWritten),
     ago(j.nextRunAt, now),
