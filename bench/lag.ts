@@ -130,7 +130,7 @@ async function measureOn(redisUrl: string, o: LagOptions): Promise<LagResult> {
     if (daemonCode !== 0) throw new Error(`cache-warmer run (lag) exited ${daemonCode} on SIGTERM:\n${daemon.tail().slice(-3000)}`);
     if (bareCode !== 0) throw new Error(`bare BullMQ scheduler exited ${bareCode} on SIGTERM:\n${bare.tail().slice(-3000)}`);
 
-    const daemonQueue = new Queue('cache-warmer', { connection: readConnection, prefix: `${DAEMON_PREFIX}:bull` });
+    const daemonQueue = new Queue('cache-warmer', { connection: readConnection, prefix: `{${DAEMON_PREFIX}}:bull` });
     const bareQueue = new Queue(BARE_QUEUE, { connection: readConnection, prefix: BARE_PREFIX });
     for (const queue of [daemonQueue, bareQueue]) queue.on('error', () => undefined);
     const daemonLags = await lagsOf(daemonQueue, from, to);

@@ -2,6 +2,7 @@ import { DURATION_HINT, parseDuration } from '../src/shared/duration.js';
 import { isIdString } from '../src/shared/ids.js';
 import { isTimeZone } from '../src/shared/time.js';
 import { cronError } from '../src/schedule/cron.js';
+import type { HostPort } from '../src/shared/redis.js';
 
 const SWITCH_WORDS = { true: true, false: false, '1': true, '0': false } as const;
 
@@ -59,6 +60,12 @@ export const formats = {
       }
     },
   },
+  'host-port-list': {
+    validate(value: unknown) {
+      if (value === '') return; // not set: a single Redis from the URL
+      parseHostPortList(String(value));
+    },
+  },
   'decimal-id': {
     validate(value: unknown) {
       if (value === '') return; // "missing" is reported by the loader, with the variable to set
@@ -111,3 +118,19 @@ export const formats = {
     coerce: (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean),
   },
 } as const;
+
+/**
+ * `host:port[,host:port…]` (REDIS_CLUSTER_NODES, REDIS_SENTINELS); an IPv6
+ * host in brackets (`[::1]:7000`). Throws a message naming the bad entry.
+ */
+export function parseHostPortList(text: string): HostPort[] {
+  const entries = text.split(',').map((entry) => entry.trim());
+  return entries.map((entry) => {
+    const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+    const port = match ? Number(match[2]) : Number.NaN;
+    if (!match || port < 1 || port > 65_535) {
+      throw new Error(`entry "${entry.slice(0, 100)}" is not host:port (e.g. 10.0.0.1:7000); separate entries with commas`);
+    }
+    return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+}

@@ -5,7 +5,8 @@ import { ConfigError } from '../src/shared/errors.js';
 import { parseDuration } from '../src/shared/duration.js';
 import { registerSecret } from '../src/shared/secrets.js';
 import { buildSchema } from './schema.js';
-import { formats } from './formats.js';
+import { formats, parseHostPortList } from './formats.js';
+import { sameTarget, type RedisTarget } from '../src/shared/redis.js';
 import { describeValidation, jsonErrorPosition } from './messages.js';
 import { resolveOptionalSecret, resolveToken } from './token.js';
 
@@ -23,7 +24,18 @@ export interface JobSettings {
 /** The checked, typed configuration. Durations are milliseconds. */
 export interface Config {
   /** `queueUrl` and `cacheUrl` are resolved (each defaults to `url`); `ca` is the CA file's content. */
-  redis: { url: string; queueUrl: string; cacheUrl: string; ca: string | undefined };
+  redis: {
+    url: string;
+    queueUrl: string;
+    cacheUrl: string;
+    ca: string | undefined;
+    /** Where the queue, the status store and the rate limiter live (a server, a cluster or a sentinel-managed master). */
+    queue: RedisTarget;
+    /** Where the warmed keys live. */
+    cache: RedisTarget;
+    /** Queue and cache are the same servers: one connection serves both. */
+    shared: boolean;
+  };
   cache: { prefix: string; maxStaleMs: number };
   upstream: {
     baseUrl: string;
@@ -116,6 +128,7 @@ export function loadConfig(options: LoadOptions): Config {
     }
   }
   const ms = (key: string) => parseDuration(get(key))!;
+  const { queue, cache } = redisTargets(get, { queueUrl, cacheUrl, ca });
 
   const groupId = String(get('upstream.groupId'));
   if (!groupId && requireUpstream) throw new ConfigError('upstream.groupId: missing (set UPSTREAM_GROUP_ID)');
@@ -161,7 +174,7 @@ export function loadConfig(options: LoadOptions): Config {
     throw new ConfigError(`upstream.deadline (${deadlineMs} ms) must be shorter than shutdown.grace (${graceMs} ms), so a request in flight at SIGTERM can finish`);
   }
   return {
-    redis: { url: redisUrl, queueUrl, cacheUrl, ca },
+    redis: { url: redisUrl, queueUrl, cacheUrl, ca, queue, cache, shared: sameTarget(queue, cache) },
     cache: { prefix: String(get('cache.prefix')), maxStaleMs: ms('cache.maxStale') },
     upstream: {
       baseUrl: String(get('upstream.baseUrl')).replace(/\/+$/, ''),
@@ -219,4 +232,41 @@ function safePassword(url: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The queue's and the cache's targets: a URL each, switched to a cluster or
+ * to sentinels for the roles `redis.cluster.for` / `redis.sentinel.for` name.
+ */
+function redisTargets(
+  get: (key: string) => unknown,
+  base: { queueUrl: string; cacheUrl: string; ca: string | undefined },
+): { queue: RedisTarget; cache: RedisTarget } {
+  const clusterText = String(get('redis.cluster.nodes'));
+  const sentinelText = String(get('redis.sentinel.nodes'));
+  const sentinelName = String(get('redis.sentinel.name'));
+  const sentinelPassword = String(get('redis.sentinel.password'));
+  registerSecret(sentinelPassword);
+  const roles = (key: string) => {
+    const value = String(get(key));
+    return new Set(value === 'both' ? ['queue', 'cache'] : [value]);
+  };
+  const cluster = clusterText ? { nodes: parseHostPortList(clusterText), roles: roles('redis.cluster.for') } : undefined;
+  if (sentinelText && !sentinelName) throw new ConfigError('redis.sentinel.name: missing (set REDIS_SENTINEL_NAME to the master name the sentinels monitor)');
+  if (!sentinelText && sentinelName) throw new ConfigError('redis.sentinel.nodes: missing (set REDIS_SENTINELS, or unset REDIS_SENTINEL_NAME)');
+  const sentinel = sentinelText ? { nodes: parseHostPortList(sentinelText), roles: roles('redis.sentinel.for') } : undefined;
+  const target = (role: 'queue' | 'cache', url: string): RedisTarget => {
+    const inCluster = cluster?.roles.has(role) ?? false;
+    const inSentinel = sentinel?.roles.has(role) ?? false;
+    if (inCluster && inSentinel) {
+      throw new ConfigError(`redis: the ${role} cannot use both REDIS_CLUSTER_NODES and REDIS_SENTINELS; set REDIS_CLUSTER_FOR / REDIS_SENTINEL_FOR to give each role one`);
+    }
+    return {
+      url,
+      ca: base.ca,
+      ...(inCluster ? { cluster: cluster!.nodes } : {}),
+      ...(inSentinel ? { sentinel: { nodes: sentinel!.nodes, name: sentinelName, ...(sentinelPassword ? { password: sentinelPassword } : {}) } } : {}),
+    };
+  };
+  return { queue: target('queue', base.queueUrl), cache: target('cache', base.cacheUrl) };
 }

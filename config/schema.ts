@@ -23,6 +23,16 @@ export function buildSchema(jobNames: readonly string[]) {
       queueUrl: { doc: 'Redis for the BullMQ queue and the status store (noeviction); default redis.url.', format: 'redis-url', default: null, nullable: true, env: 'REDIS_QUEUE_URL', sensitive: true },
       cacheUrl: { doc: 'Redis for the warmed keys (may evict); default redis.url.', format: 'redis-url', default: null, nullable: true, env: 'REDIS_CACHE_URL', sensitive: true },
       caFile: { doc: 'PEM file of the CA that signed the Redis servers’ TLS certificates (rediss://).', format: String, default: '', env: 'REDIS_CA_FILE' },
+      cluster: {
+        nodes: { doc: 'Redis Cluster startup nodes, host:port[,host:port…]; credentials and TLS still come from the URL of each role.', format: 'host-port-list', default: '', env: 'REDIS_CLUSTER_NODES' },
+        for: { doc: 'Which roles use the cluster: both, queue or cache.', format: ['both', 'queue', 'cache'], default: 'both', env: 'REDIS_CLUSTER_FOR' },
+      },
+      sentinel: {
+        nodes: { doc: 'Redis Sentinels, host:port[,host:port…]; the master’s credentials and TLS come from the URL of each role.', format: 'host-port-list', default: '', env: 'REDIS_SENTINELS' },
+        name: { doc: 'The master name the sentinels monitor.', format: String, default: '', env: 'REDIS_SENTINEL_NAME' },
+        password: { doc: 'Password of the sentinels themselves, if they require one (secret).', format: String, default: '', env: 'REDIS_SENTINEL_PASSWORD', sensitive: true },
+        for: { doc: 'Which roles use the sentinels: both, queue or cache.', format: ['both', 'queue', 'cache'], default: 'both', env: 'REDIS_SENTINEL_FOR' },
+      },
     },
     cache: {
       prefix: { doc: 'Prefix of every key the warmer writes.', format: 'key-prefix', default: 'zsxq', env: 'CACHE_PREFIX' },

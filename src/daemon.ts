@@ -5,11 +5,11 @@ import type { ParsedJob } from './definition/parse.js';
 import { createRuntime, queuePrefix, QUEUE_NAME } from './runtime.js';
 import { addManualRun, desiredSchedulers, reconcileSchedulers, describeSchedule, JOB_OPTIONS, type WarmJobData } from './schedule/schedulers.js';
 import { startWorker } from './worker/worker.js';
-import { closeRedis, connectRedis } from './shared/redis.js';
-import { redactUrl } from './shared/secrets.js';
+import { closeRedis, connectRedis, describeTarget, masters } from './shared/redis.js';
 import { Watchdog } from './watchdog.js';
 import { ErrorReporter } from './shared/error-reporter.js';
 import { WarmerError } from './shared/errors.js';
+import { scrub } from './shared/secrets.js';
 import { feasibility } from './schedule/feasibility.js';
 import { countCachedProjects } from './worker/projects.js';
 import { createMetrics, QUEUE_STATES, type Metrics } from './metrics/registry.js';
@@ -18,7 +18,7 @@ import { buildStatusDocument } from './status/document.js';
 import { liveness, readiness, type Phase } from './http/health.js';
 import { createRouter, type HttpApp } from './http/routes.js';
 import { startHttpServer, type HttpServer } from './http/server.js';
-import { renderStatusPage } from './http/page.js';
+import { renderStatusPage, STATUS_PAGE_HEADERS } from './http/page.js';
 
 /** How long /readyz waits for PING, and /status and POST /refresh for Redis. */
 const PROBE_TIMEOUT_MS = 1_000;
@@ -59,7 +59,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
   const runtime = createRuntime(jobs, config, logger, reporter, metrics ? { status: metrics.status, upstream: metrics.upstream } : {});
   const plans = [...runtime.plans.values()];
   const prefix = queuePrefix(config);
-  const target = { url: config.redis.queueUrl, ca: config.redis.ca };
+  const target = config.redis.queue;
   const queueConnection = connectRedis(target, 'queue');
   const workerConnection = connectRedis(target, 'queue');
   for (const [name, client] of [['queue', queueConnection], ['worker', workerConnection]] as const) {
@@ -75,6 +75,13 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
   let worker: Worker | undefined;
   let stopped = false;
   let lastActivity = Date.now();
+  // Liveness has its own clock: the watchdog resets lastActivity when it
+  // recreates a stuck worker (to give the new one time), which must not make
+  // a worker that still takes nothing look alive to /healthz.
+  let lastConsumed = Date.now();
+  // Until then a disconnected queue connection is the watchdog's own doing
+  // (it reconnects everything when it recreates the worker), not an outage.
+  let ownReconnectUntil = 0;
   let activeJobs = 0;
   let phase: Phase = 'starting';
   let schedulersRegistered = false;
@@ -112,6 +119,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       },
       onActivity: () => {
         lastActivity = Date.now();
+        lastConsumed = lastActivity;
       },
     });
 
@@ -120,9 +128,18 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     stuckAfterMs: config.watchdog.stuckAfterMs,
     logger,
     reconcile: async () => {
+      // A connection ioredis gave up on (status `end`: seen after a Sentinel
+      // failover, where a connection can end instead of reconnecting) never
+      // comes back by itself; every command on it fails "Connection is closed".
+      for (const client of [queueConnection, workerConnection, runtime.cacheRedis, runtime.statusRedis]) {
+        if (client.status === 'end' && !stopped) {
+          logger.warn({ connection: client === queueConnection ? 'queue' : client === workerConnection ? 'worker' : 'cache' }, 'a Redis connection had ended: reconnecting');
+          client.connect().catch(() => undefined);
+        }
+      }
       const report = await reconcileSchedulers(queue, desired, 'missing');
       if (report.upserted.length || report.removed.length) {
-        logger.warn(report, 'schedulers did not match the configuration (Redis flushed, evicted or edited?): re-registered');
+        logger.warn(report, 'schedulers were missing, edited or had lost their next run (Redis flushed, evicted, failed over?): re-registered');
       }
       await checkFeasibility().catch((error: unknown) => logger.debug({ err: error }, 'feasibility check failed'));
       const schedulers = await queue.getJobSchedulers(0, -1, true);
@@ -137,6 +154,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       // A connection that stopped answering without an error (a half-open
       // socket after a failover, a dropped route) never fails by itself:
       // reconnect every connection; ioredis resends what was pending.
+      ownReconnectUntil = Date.now() + 5_000;
       for (const client of [queueConnection, workerConnection, runtime.cacheRedis, runtime.statusRedis]) client.disconnect(true);
       const old = worker;
       worker = undefined;
@@ -160,8 +178,9 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
 
   async function warnOnEvictionPolicy(): Promise<void> {
     try {
-      const reply = (await queueConnection.config('GET', 'maxmemory-policy')) as string[];
-      const policy = reply[1];
+      // In a cluster the queue's slot may move to any master at a failover: check them all.
+      const replies = await Promise.all(masters(queueConnection).map((node) => node.config('GET', 'maxmemory-policy') as Promise<string[]>));
+      const policy = replies.map((reply) => reply[1]).find((p) => p && p !== 'noeviction');
       if (policy && policy !== 'noeviction') {
         logger.warn(
           { policy },
@@ -179,8 +198,8 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
         now: Date.now(),
         phase,
         workerRunning: worker !== undefined && !worker.closing,
-        queueConnected: queueConnection.status === 'ready',
-        lastActivity,
+        queueConnected: queueConnection.status === 'ready' || Date.now() < ownReconnectUntil,
+        lastActivity: lastConsumed,
         activeJobs,
         ...(lastSchedulers ? { schedulers: lastSchedulers } : {}),
         stuckAfterMs: config.watchdog.stuckAfterMs,
@@ -201,7 +220,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
         await withDeadline(queueConnection.ping(), PROBE_TIMEOUT_MS, 'PING on the queue connection');
         return readiness({ ...input, ping: { ok: true } });
       } catch (error) {
-        return readiness({ ...input, ping: { ok: false, reason: error instanceof Error ? error.message : 'PING failed' } });
+        return readiness({ ...input, ping: { ok: false, reason: scrub(error instanceof Error ? error.message : 'PING failed') } });
       }
     },
     metrics: () => metrics!.render(),
@@ -230,16 +249,15 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
       return withDeadline(addManualRun(queue, job), HTTP_REDIS_TIMEOUT_MS, 'queueing the refresh');
     },
     adminToken: () => config.http.adminToken(),
-    page: renderStatusPage,
+    page: () => ({ html: renderStatusPage(), headers: STATUS_PAGE_HEADERS }),
   };
 
   /**
    * The HTTP server is the daemon's window, not its purpose: when it cannot
-   * listen (the port is taken), a warning says so and the daemon warms
+   * listen (the port is taken), an error says so and the daemon warms
    * without it, since apps need the keys more than operators need the
    * metrics; a probe of /healthz then fails, which is how an orchestrator
-   * notices. (A warning, not an error: the error level is kept for what
-   * stops the warming.)
+   * notices.
    */
   async function startHttp(): Promise<void> {
     if (!config.http.enabled) return;
@@ -257,8 +275,8 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     if (stopped) return;
     logger.info(
       {
-        redisQueue: redactUrl(config.redis.queueUrl),
-        redisCache: redactUrl(config.redis.cacheUrl),
+        redisQueue: describeTarget(config.redis.queue),
+        redisCache: describeTarget(config.redis.cache),
         upstream: config.upstream.baseUrl,
         prefix: config.cache.prefix,
         jobs: Object.fromEntries(plans.map((p) => [p.job.name, describeSchedule(p, config.group.timezone)])),
@@ -275,6 +293,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     if (stopped) return;
     worker = newWorker();
     lastActivity = Date.now();
+    lastConsumed = lastActivity;
     phase = 'running';
     watchdog.start();
   }

@@ -1,13 +1,12 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { planJob, type JobPlan, type ParsedJob } from './definition/parse.js';
 import { createUpstream } from './upstream/client.js';
 import { CacheStore } from './cache/store.js';
-import { internalKeys } from './cache/keys.js';
+import { hashTag, internalKeys } from './cache/keys.js';
 import { StatusStore, type StatusObserver } from './status/store.js';
 import type { UpstreamObserver } from './upstream/client.js';
-import { closeRedis, connectRedis } from './shared/redis.js';
+import { closeRedis, connectRedis, type RedisClient } from './shared/redis.js';
 import { createUpstreamLimiter } from './limit/upstream-limiter.js';
 import type { RunContext } from './worker/run-job.js';
 import { ErrorReporter } from './shared/error-reporter.js';
@@ -17,9 +16,9 @@ export interface Runtime {
   plans: ReadonlyMap<string, JobPlan>;
   run: RunContext;
   /** The warmed keys' Redis (REDIS_CACHE_URL). */
-  cacheRedis: Redis;
+  cacheRedis: RedisClient;
   /** The status store's Redis: the queue's (REDIS_QUEUE_URL), which must not evict. */
-  statusRedis: Redis;
+  statusRedis: RedisClient;
   /** Soft stop: refreshes start no new unit once it is aborted. */
   stopping: AbortController;
   /** Hard stop: requests in flight are abandoned once it is aborted. */
@@ -45,9 +44,9 @@ export function createRuntime(
   observers: RuntimeObservers = {},
 ): Runtime {
   const plans = planJobs(jobs, config);
-  const cacheRedis = connectRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache');
+  const cacheRedis = connectRedis(config.redis.cache, 'cache');
   const statusRedis =
-    config.redis.queueUrl === config.redis.cacheUrl ? cacheRedis : connectRedis({ url: config.redis.queueUrl, ca: config.redis.ca }, 'cache');
+    config.redis.shared ? cacheRedis : connectRedis(config.redis.queue, 'cache');
   for (const [name, client] of new Map([['cache', cacheRedis], ['status', statusRedis]]).entries()) {
     if (name === 'status' && client === cacheRedis) continue;
     client.on('error', (error) => reporter.report(name, error));
@@ -93,9 +92,13 @@ export function createRuntime(
   };
 }
 
-/** BullMQ's key prefix: under the cache prefix, so that one prefix owns all of a deployment's keys. */
+/**
+ * BullMQ's key prefix: under the cache prefix, so that one prefix owns all of
+ * a deployment's keys, with its hash tag, so that a cluster keeps every queue
+ * key in one slot (BullMQ's scripts need that).
+ */
 export function queuePrefix(config: Config): string {
-  return `${config.cache.prefix}:bull`;
+  return `${hashTag(config.cache.prefix)}:bull`;
 }
 
 export const QUEUE_NAME = 'cache-warmer';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { execBatch, isCluster, masters, type BatchCommand, type RedisClient } from '../shared/redis.js';
 import { WarmerError } from '../shared/errors.js';
 import { internalKeys, type KeyTemplate } from './keys.js';
 
@@ -59,19 +59,22 @@ export interface KeySelector {
  * Pages of matching, non-internal keys under the prefix, as SCAN returns them
  * (a key may come twice while Redis rehashes; callers that count tolerate it).
  */
-export async function* scanKeys(redis: Redis, space: KeySpace, selector: KeySelector, count = SCAN_COUNT): AsyncGenerator<string[]> {
+export async function* scanKeys(redis: RedisClient, space: KeySpace, selector: KeySelector, count = SCAN_COUNT): AsyncGenerator<string[]> {
   const match = `${space.prefix}:${selector.glob}`;
   const under = `${space.prefix}:`;
-  let cursor = '0';
-  for (let calls = 0; calls < MAX_SCAN_CALLS; calls += 1) {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', count);
-    // startsWith again: the prefix has no glob characters (config checks it), but a key outside it must never be touched.
-    const keys = batch.filter((key) => key.startsWith(under) && !space.isInternal(key) && (selector.accept?.(key) ?? true));
-    if (keys.length) yield keys;
-    cursor = next;
-    if (cursor === '0') return;
+  // A cluster's keys are spread over its masters: each is scanned in turn, with its own cursor.
+  for (const node of masters(redis)) {
+    let cursor = '0';
+    for (let calls = 0; ; calls += 1) {
+      if (calls >= MAX_SCAN_CALLS) throw new WarmerError('ERR_CACHE', `SCAN of ${match} did not finish within ${MAX_SCAN_CALLS} calls`);
+      const [next, batch] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);
+      // startsWith again: the prefix has no glob characters (config checks it), but a key outside it must never be touched.
+      const keys = batch.filter((key) => key.startsWith(under) && !space.isInternal(key) && (selector.accept?.(key) ?? true));
+      if (keys.length) yield keys;
+      cursor = next;
+      if (cursor === '0') break;
+    }
   }
-  throw new WarmerError('ERR_CACHE', `SCAN of ${match} did not finish within ${MAX_SCAN_CALLS} calls`);
 }
 
 /** One listed key. `null` where the value is not a string or carries no readable `cached_at`. */
@@ -90,12 +93,19 @@ export interface KeyInfo {
 }
 
 /** Reads TTL and value of `keys` in one pipeline; keys that vanished meanwhile (expired) are left out. */
-export async function readKeyInfos(redis: Redis, keys: readonly string[], families: readonly KeyFamily[], now = Date.now()): Promise<KeyInfo[]> {
+export async function readKeyInfos(redis: RedisClient, keys: readonly string[], families: readonly KeyFamily[], now = Date.now()): Promise<KeyInfo[]> {
   if (keys.length === 0) return [];
-  const pipeline = redis.pipeline();
   // Buffer replies: the byte length is STRLEN without a third command, and a non-UTF-8 value is measured right.
-  for (const key of keys) pipeline.pttl(key).getBuffer(key);
-  const replies = (await pipeline.exec()) ?? [];
+  let replies: Array<[Error | null, unknown]>;
+  if (isCluster(redis)) {
+    // A pipeline may not span masters: per-key commands, grouped per node by ioredis's auto-pipelining.
+    const settle = (p: Promise<unknown>) => p.then((r): [Error | null, unknown] => [null, r], (e: Error): [Error | null, unknown] => [e, null]);
+    replies = (await Promise.all(keys.map((key) => Promise.all([settle(redis.pttl(key)), settle(redis.getBuffer(key))])))).flat();
+  } else {
+    const pipeline = redis.pipeline();
+    for (const key of keys) pipeline.pttl(key).getBuffer(key);
+    replies = ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
+  }
   const out: KeyInfo[] = [];
   keys.forEach((key, i) => {
     const [ttlError, pttl] = replies[2 * i] ?? [new Error('no reply')];
@@ -140,7 +150,7 @@ export interface KeyListing {
  * output stays bounded and still says what it left out. Which keys are shown
  * when truncated is SCAN's order, not alphabetical.
  */
-export async function listKeys(redis: Redis, space: KeySpace, selector: KeySelector, limit: number, families: readonly KeyFamily[]): Promise<KeyListing> {
+export async function listKeys(redis: RedisClient, space: KeySpace, selector: KeySelector, limit: number, families: readonly KeyFamily[]): Promise<KeyListing> {
   const listed = new Set<string>();
   const keys: KeyInfo[] = [];
   let beyond = 0;
@@ -156,12 +166,16 @@ export async function listKeys(redis: Redis, space: KeySpace, selector: KeySelec
 }
 
 /** Deletes the matching keys page by page (UNLINK: the memory is freed in the background); returns how many existed and were removed. */
-export async function unlinkKeys(redis: Redis, space: KeySpace, selector: KeySelector, onPage?: (deletedSoFar: number) => void): Promise<number> {
+export async function unlinkKeys(redis: RedisClient, space: KeySpace, selector: KeySelector, onPage?: (deletedSoFar: number) => void): Promise<number> {
   let deleted = 0;
   for await (const page of scanKeys(redis, space, selector)) {
-    const pipeline = redis.pipeline();
-    for (let i = 0; i < page.length; i += UNLINK_BATCH) pipeline.unlink(...page.slice(i, i + UNLINK_BATCH));
-    const replies = (await pipeline.exec()) ?? [];
+    // On a cluster one UNLINK per key: a command's keys must share a slot.
+    const commands: BatchCommand[] = isCluster(redis) ? page.map((key): BatchCommand => ['unlink', key]) : [];
+    for (let i = 0; !isCluster(redis) && i < page.length; i += UNLINK_BATCH) {
+      const [first, ...rest] = page.slice(i, i + UNLINK_BATCH);
+      commands.push(['unlink', first!, ...rest]);
+    }
+    const replies = await execBatch(redis, commands);
     for (const [error, removed] of replies) {
       if (error) throw new WarmerError('ERR_CACHE', `UNLINK failed after ${deleted} keys were deleted: ${error.message}`, { cause: error });
       deleted += Number(removed);
@@ -172,7 +186,7 @@ export async function unlinkKeys(redis: Redis, space: KeySpace, selector: KeySel
 }
 
 /** Counts the matching keys and keeps the first few in key order as a sample (for a confirmation prompt). */
-export async function countKeys(redis: Redis, space: KeySpace, selector: KeySelector, sampleSize = 5): Promise<{ count: number; sample: string[] }> {
+export async function countKeys(redis: RedisClient, space: KeySpace, selector: KeySelector, sampleSize = 5): Promise<{ count: number; sample: string[] }> {
   let count = 0;
   let sample: string[] = [];
   for await (const page of scanKeys(redis, space, selector)) {

@@ -41,13 +41,23 @@ export function compileKeyTemplate(template: string): KeyTemplate {
   };
 }
 
-/** Internal keys of the warmer (status store), under the same prefix. */
+/**
+ * `{prefix}`: a Redis Cluster hash tag. Every internal key starts with it, so
+ * they all hash to one slot: the status store's script, BullMQ's scripts and
+ * the fan-out's marks touch several of them at once, which a cluster allows
+ * only within one slot. The warmed keys carry no tag and spread over every
+ * master. The same names are used on a single Redis, so that moving to a
+ * cluster changes no key.
+ */
+export const hashTag = (prefix: string) => `{${prefix}}`;
+
+/** Internal keys of the warmer (status store, rate limiter, deleted projects), under the tagged prefix. */
 export const internalKeys = {
-  status: (prefix: string, job: string) => `${prefix}:status:${job}`,
-  statusBuckets: (prefix: string, job: string) => `${prefix}:status:${job}:buckets`,
-  statusJobs: (prefix: string) => `${prefix}:status:jobs`,
+  status: (prefix: string, job: string) => `${hashTag(prefix)}:status:${job}`,
+  statusBuckets: (prefix: string, job: string) => `${hashTag(prefix)}:status:${job}:buckets`,
+  statusJobs: (prefix: string) => `${hashTag(prefix)}:status:jobs`,
   /** Projects found deleted upstream, left out of the fan-out. */
-  goneProjects: (prefix: string) => `${prefix}:projects:gone`,
+  goneProjects: (prefix: string) => `${hashTag(prefix)}:projects:gone`,
   /** The fleet-wide upstream rate limiter's reservations (limit/upstream-limiter.ts). */
-  upstreamRateLimit: (prefix: string) => `${prefix}:ratelimit:upstream`,
+  upstreamRateLimit: (prefix: string) => `${hashTag(prefix)}:ratelimit:upstream`,
 } as const;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { execBatch, type BatchCommand, type RedisClient } from '../shared/redis.js';
 import { WarmerError } from '../shared/errors.js';
 import { ttlSeconds } from '../shared/duration.js';
 
@@ -16,28 +16,28 @@ export interface WriteTotals {
 
 /**
  * The only place that reads or writes warmed keys. Writes are `SET key value
- * EX ttl`, sent as one pipeline per batch: a round trip per batch, not per key.
+ * EX ttl`, sent as one batch (a pipeline; per master on a cluster): a round
+ * trip per batch, not per key.
  * A value is serialised before anything is sent, so a bad value cannot leave
  * a half-written batch behind.
  */
 export class CacheStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly prefix: string,
   ) {}
 
   async write(entries: readonly CacheEntry[]): Promise<WriteTotals> {
     if (entries.length === 0) return { keys: 0, bytes: 0 };
     const serialised = entries.map((e) => ({ key: e.key, json: JSON.stringify(e.value), ex: ttlSeconds(e.ttlMs) }));
-    const pipeline = this.redis.pipeline();
     let bytes = 0;
-    for (const e of serialised) {
-      pipeline.set(e.key, e.json, 'EX', e.ex);
+    const commands = serialised.map((e): BatchCommand => {
       bytes += Buffer.byteLength(e.json);
-    }
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error);
-    if (!results || failed) {
+      return ['set', e.key, e.json, 'EX', e.ex];
+    });
+    const results = await execBatch(this.redis, commands);
+    const failed = results.find(([error]) => error);
+    if (results.length !== commands.length || failed) {
       throw new WarmerError('ERR_CACHE', `writing ${entries.length} keys failed: ${failed?.[0]?.message ?? 'no reply'}`, { cause: failed?.[0] });
     }
     return { keys: entries.length, bytes };
@@ -54,11 +54,10 @@ export class CacheStore {
    */
   async extendStale(keys: readonly string[], ttlMs: number, maxStaleMs: number): Promise<number> {
     if (keys.length === 0 || maxStaleMs <= 0) return 0;
-    const values = (await this.redis.pipeline(keys.map((key) => ['get', key])).exec()) ?? [];
+    const values = await execBatch(this.redis, keys.map((key): BatchCommand => ['get', key]));
     // Measured after the read: the extension must not reach past cached_at + maxStale.
     const now = Date.now();
-    const extend = this.redis.pipeline();
-    let count = 0;
+    const extend: BatchCommand[] = [];
     keys.forEach((key, i) => {
       const [error, text] = values[i] ?? [];
       if (error || typeof text !== 'string') return;
@@ -66,11 +65,10 @@ export class CacheStore {
       if (!stored || stored.empty) return;
       const keepMs = Math.min(ttlMs, maxStaleMs - (now - stored.cachedAt));
       if (keepMs <= 0) return;
-      extend.pexpire(key, keepMs, 'GT');
-      count += 1;
+      extend.push(['pexpire', key, keepMs, 'GT']);
     });
-    if (count === 0) return 0;
-    const results = (await extend.exec()) ?? [];
+    if (extend.length === 0) return 0;
+    const results = await execBatch(this.redis, extend);
     const failed = results.find(([error]) => error);
     // PEXPIRE … GT needs Redis 7: on an older server serving stale would silently do nothing.
     if (failed) throw new WarmerError('ERR_CACHE', `extending stale TTLs failed (Redis 7.0+ is required): ${failed[0]!.message}`, { cause: failed[0] });

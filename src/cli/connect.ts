@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import { WarmerError } from '../shared/errors.js';
-import { closeRedis, connectRedis, type RedisTarget } from '../shared/redis.js';
-import { redactUrl, scrub } from '../shared/secrets.js';
+import { closeRedis, connectRedis, describeTarget, type RedisTarget, type RedisClient } from '../shared/redis.js';
+import { scrub } from '../shared/secrets.js';
 
 /** How long an admin command waits for Redis to accept the connection. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -12,7 +11,7 @@ const CONNECT_TIMEOUT_MS = 5_000;
  * down is one clear error naming the server (password masked) instead of a
  * command that waits forever. `what` names the server in messages: "cache".
  */
-export async function openRedis(target: RedisTarget, what: string): Promise<Redis> {
+export async function openRedis(target: RedisTarget, what: string): Promise<RedisClient> {
   const client = connectRedis(target, 'cache', {
     connectionName: 'cache-warmer:admin',
     lazyConnect: true,
@@ -36,7 +35,7 @@ export async function openRedis(target: RedisTarget, what: string): Promise<Redi
   } catch (error) {
     await closeRedis(client);
     const cause = socketError ?? error;
-    throw new WarmerError('ERR_CACHE', `${what} Redis ${redactUrl(target.url)}: cannot connect (${redisReason(cause)})`, { cause });
+    throw new WarmerError('ERR_CACHE', `${what} Redis ${describeTarget(target)}: cannot connect (${redisReason(cause)})`, { cause });
   }
 }
 

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { describeError } from '../shared/errors.js';
 import { checkBearer } from './auth.js';
-import { contentSecurityPolicy } from './csp.js';
 import type { Verdict } from './health.js';
 
 /** What the routes need from the daemon. */
@@ -18,8 +17,8 @@ export interface HttpApp {
   refresh(job: string): Promise<{ jobId: string; deduplicated: boolean }>;
   /** The admin token now ('' when none is configured). */
   adminToken(): string;
-  /** The status page: a complete HTML document. */
-  page(): string;
+  /** The status page: a complete HTML document, and the headers it must be sent with (its CSP). */
+  page(): { html: string; headers: Readonly<Record<string, string>> };
 }
 
 /** Largest request body read (POST /refresh/{job} takes none; a small one is tolerated and ignored). */
@@ -75,7 +74,6 @@ async function drainSmallBody(req: IncomingMessage, res: ServerResponse): Promis
  */
 export function createRouter(app: HttpApp, logger: Logger): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const getOnly = (handler: Handler): Record<string, Handler> => ({ GET: handler, HEAD: handler });
-  let pageCache: { html: string; csp: string } | undefined;
 
   const routes: Route[] = [
     { path: '/healthz', methods: getOnly((_req, res) => sendVerdict(res, app.liveness())) },
@@ -101,16 +99,8 @@ export function createRouter(app: HttpApp, logger: Logger): (req: IncomingMessag
     {
       path: '/',
       methods: getOnly((_req, res) => {
-        const html = app.page();
-        if (pageCache?.html !== html) pageCache = { html, csp: contentSecurityPolicy(html) };
-        res.writeHead(200, {
-          'content-type': 'text/html; charset=utf-8',
-          'content-security-policy': pageCache.csp,
-          'x-content-type-options': 'nosniff',
-          'referrer-policy': 'no-referrer',
-          'cache-control': 'no-cache',
-          'content-length': Buffer.byteLength(html),
-        });
+        const { html, headers } = app.page();
+        res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(html) });
         res.end(html);
       }),
     },

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.js';
 
 /**
  * One upstream rate limit for the whole fleet, kept in Redis so that every
@@ -35,7 +35,7 @@ export interface UpstreamLimiter {
 /** Most time one acquire may spend polling before it books a slot regardless of its priority. */
 const MAX_DEFERRAL_MS = 60_000;
 
-export function createUpstreamLimiter(redis: Redis, key: string, requestsPerSecond: number): UpstreamLimiter {
+export function createUpstreamLimiter(redis: RedisClient, key: string, requestsPerSecond: number): UpstreamLimiter {
   if (!(requestsPerSecond > 0)) return { acquire: async () => undefined };
   const interval = 1000 / requestsPerSecond;
   return {

@@ -1,6 +1,6 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { KeyError } from '../shared/errors.js';
-import { closeRedis, connectRedis } from '../shared/redis.js';
+import { closeRedis, connectServer } from '../shared/redis.js';
 import { ReaderError } from './errors.js';
 import { FAMILIES, parseValue, type FamilyData, type FamilyName } from './families.js';
 import { LEADERBOARD_TYPES, SCOPES, type LeaderboardType, type Scope } from './values.js';
@@ -93,7 +93,7 @@ export class CacheReader {
     }
     this.maxAgeMs = maxAgeMs;
     if (typeof redis === 'string') {
-      this.owned = connectRedis({ url: redis }, 'cache', { connectionName: 'cache-warmer:reader', ...options.redisOptions });
+      this.owned = connectServer(redis, 'cache', { connectionName: 'cache-warmer:reader', ...options.redisOptions });
       // A failed read rejects with its error; without a listener ioredis would
       // also print every reconnect attempt to the app's console.
       this.owned.on('error', () => undefined);

@@ -83,6 +83,22 @@ export async function addManualRun(queue: Queue, job: string): Promise<{ jobId: 
  * no enabled job asks for is removed. Upserts are idempotent by id, which is
  * what keeps "one scheduler per job" when several replicas start together.
  */
+/** How overdue a scheduler's next run must be before its missing job counts as lost rather than just being taken. */
+const LOST_AFTER_MS = 2_000;
+
+/**
+ * A scheduler whose next run is overdue and whose job is not in the queue:
+ * BullMQ creates each run's job when the previous one starts, so once a job
+ * is lost (a failover to a replica that had not received it yet, an
+ * eviction) the scheduler never fires again by itself. Upserting it again
+ * adds the next run.
+ */
+async function lostNextRun(queue: Queue, have: { key: string; next?: number | null }): Promise<boolean> {
+  const next = Number(have.next);
+  if (!Number.isFinite(next) || next > Date.now() - LOST_AFTER_MS) return false;
+  return (await queue.getJob(`repeat:${have.key}:${next}`)) === undefined;
+}
+
 export async function reconcileSchedulers(
   queue: Queue,
   desired: readonly DesiredScheduler[],
@@ -98,11 +114,13 @@ export async function reconcileSchedulers(
   const report: ReconcileReport = { upserted: [], removed: [], unchanged: [] };
   for (const want of desired) {
     const have = byId.get(want.id);
-    if (have && mode === 'missing') {
+    const lost = have !== undefined && mode === 'missing' && (await lostNextRun(queue, have));
+    if (have && mode === 'missing' && !lost) {
       report.unchanged.push(want.id);
       continue;
     }
     const same =
+      !lost &&
       have !== undefined &&
       have.name === want.job &&
       (have.every === undefined ? undefined : Number(have.every)) === want.every &&

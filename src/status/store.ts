@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.js';
 import { internalKeys } from '../cache/keys.js';
 import { scrub } from '../shared/secrets.js';
 import { bucketStart, windows, WINDOW_MS, type HistoryPoint } from './windows.js';
@@ -121,7 +121,7 @@ return 1
 
 export class StatusStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly observer?: StatusObserver,
   ) {}

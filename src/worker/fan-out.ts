@@ -1,5 +1,5 @@
+import type { RedisClient } from '../shared/redis.js';
 import { DelayedError, Worker, type FlowProducer, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { JobPlan } from '../definition/parse.js';
 import { WarmerError, describeError, type ErrorCode } from '../shared/errors.js';
 import type { Unit } from './units.js';
@@ -43,7 +43,7 @@ export interface BatchReport {
 export interface FanOutOptions {
   queue: Queue;
   /** The queue's Redis, for the open-run mark. */
-  redis: Redis;
+  redis: RedisClient;
   flow: FlowProducer;
   batchSize: number;
   jobOptions: Record<string, unknown>;

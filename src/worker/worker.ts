@@ -1,5 +1,5 @@
+import type { RedisClient } from '../shared/redis.js';
 import { DelayedError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { JobPlan } from '../definition/parse.js';
 import type { WarmJobData } from '../schedule/schedulers.js';
@@ -10,7 +10,7 @@ import type { ErrorReporter } from '../shared/error-reporter.js';
 export interface WorkerOptions {
   queueName: string;
   prefix: string;
-  connection: Redis;
+  connection: RedisClient;
   concurrency: number;
   /** @defaultValue 30000 */
   lockDurationMs?: number;

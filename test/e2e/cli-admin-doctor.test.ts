@@ -195,7 +195,7 @@ describe('cache-warmer doctor', () => {
     cleanups.push(async () => admin.disconnect());
     const password = `acl-${randomBytes(12).toString('hex')}`;
     // What a cautious operator might write: every command except the dangerous and admin ones, on the prefix only.
-    await admin.call('ACL', 'SETUSER', 'warmer', 'on', `>${password}`, `~${w.prefix}:*`, '+@all', '-@dangerous', '-@admin');
+    await admin.call('ACL', 'SETUSER', 'warmer', 'on', `>${password}`, `~${w.prefix}:*`, `~{${w.prefix}}:*`, '+@all', '-@dangerous', '-@admin');
     const result = await doctor({ ...w.env, REDIS_URL: `redis://warmer:${password}@127.0.0.1:${server.port}` }, true);
     expect(result.code).toBe(1);
     expect(byId(result.doc!, 'redis')).toMatchObject({ status: 'ok' });
@@ -214,7 +214,7 @@ describe('cache-warmer doctor', () => {
     const keys = await doctor({ ...w.env, REDIS_URL: `redis://elsewhere:${password}@127.0.0.1:${server.port}` }, true);
     expect(keys.code).toBe(1);
     // With +@all the user may run ACL DRYRUN: the check needs no scratch key.
-    expect(byId(keys.doc!, 'redis.permissions').detail).toMatch(new RegExp(`^user "elsewhere" may not access the keys under ${w.prefix}: it uses \\(SET, GET, .*\\); e\\.g\\. ACL SETUSER elsewhere ~${w.prefix}:\\*$`));
+    expect(byId(keys.doc!, 'redis.permissions').detail).toMatch(new RegExp(`^user "elsewhere" may not access the keys under ${w.prefix}: it uses \\(SET, GET, .*\\); e\\.g\\. ACL SETUSER elsewhere ~${w.prefix}:\\* ~\\{${w.prefix}\\}:\\*$`));
   });
 
   it('reports an invalid configuration as the first, failed check and exits 3', async () => {

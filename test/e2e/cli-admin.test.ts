@@ -12,6 +12,7 @@ import { spawnCli } from '../support/daemon.js';
 import { harnessPerTest, type Harness } from '../support/harness.js';
 import { keysUnder, redisUrl } from '../support/redis.js';
 import { freePort } from '../support/redis-server.js';
+import { internalKeys } from '../../src/cache/keys.js';
 
 const newHarness = harnessPerTest({ projects: 4, env: { UPSTREAM_RETRIES: '0' } });
 
@@ -33,13 +34,13 @@ async function warm(h: Harness): Promise<void> {
 
 /** The warmer's own keys under the prefix, as the daemon would have them (BullMQ, rate limit, gone projects, a doctor probe). */
 async function addInternalKeys(h: Harness): Promise<string[]> {
-  const keys = [h.key('bull', 'cache-warmer', 'meta'), h.key('bull', 'cache-warmer', 'repeat'), h.key('ratelimit', 'upstream'), h.key('projects', 'gone'), h.key('doctor', 'abc')];
+  const keys = [`{${h.prefix}}:bull:cache-warmer:meta`, `{${h.prefix}}:bull:cache-warmer:repeat`, internalKeys.upstreamRateLimit(h.prefix), internalKeys.goneProjects(h.prefix), h.key('doctor', 'abc')];
   await h.redis.hset(keys[0]!, 'version', 'bullmq:6');
   await h.redis.zadd(keys[1]!, 1, 'topics');
   await h.redis.set(keys[2]!, '123', 'PX', 60_000);
   await h.redis.hset(keys[3]!, '999', String(Date.now() + 60_000));
   await h.redis.set(keys[4]!, '1', 'PX', 60_000);
-  return [...keys, ...(await keysUnder(h.redis, h.prefix)).filter((k) => k.startsWith(h.key('status', '')))];
+  return [...keys, ...(await keysUnder(h.redis, h.prefix)).filter((k) => k.startsWith(internalKeys.status(h.prefix, '')))];
 }
 
 interface KeysDoc {

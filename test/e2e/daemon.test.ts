@@ -91,7 +91,7 @@ describe('the daemon, as a child process', () => {
     // Without serving stale it would be gone within its 3 s TTL of the last write.
     expect(staleAge).toBeGreaterThanOrEqual(5_000);
     expect(servedFor).toBeLessThan(12_000);
-    const status = await redis.hgetall(`${prefix}:status:topics`);
+    const status = await redis.hgetall(`{${prefix}}:status:topics`);
     expect(Number(status.failures)).toBeGreaterThan(0);
     expect(status.lastError).toContain('HTTP 503');
 
@@ -115,12 +115,12 @@ describe('the daemon, as a child process', () => {
     const b = start(jobs);
     await Promise.all([a, b].map((d) => d.waitForLog((l) => l.msg === 'schedulers reconciled')));
     // Let the first ticks pass, then count over a window.
-    await eventually(async () => (Number(await redis.hget(`${prefix}:status:topics`, 'runs')) >= 2 ? true : undefined), 10_000, 'two topics runs');
-    const runsBefore = Number(await redis.hget(`${prefix}:status:topics`, 'successes'));
+    await eventually(async () => (Number(await redis.hget(`{${prefix}}:status:topics`, 'runs')) >= 2 ? true : undefined), 10_000, 'two topics runs');
+    const runsBefore = Number(await redis.hget(`{${prefix}}:status:topics`, 'successes'));
     sim.resetRequests();
     const windowMs = 6_000;
     await new Promise((r) => setTimeout(r, windowMs));
-    const runsAfter = Number(await redis.hget(`${prefix}:status:topics`, 'successes'));
+    const runsAfter = Number(await redis.hget(`{${prefix}}:status:topics`, 'successes'));
     const requests = sim.count('topics');
     const runs = runsAfter - runsBefore;
 
@@ -130,9 +130,9 @@ describe('the daemon, as a child process', () => {
     // Each run asks for every ongoing project once: no request is duplicated.
     const n = ongoing().length;
     expect(Math.abs(requests - runs * n)).toBeLessThanOrEqual(n);
-    expect(Number(await redis.hget(`${prefix}:status:projects-list`, 'runs'))).toBe(1);
+    expect(Number(await redis.hget(`{${prefix}}:status:projects-list`, 'runs'))).toBe(1);
 
-    const schedulers = await redis.zrange(`${prefix}:bull:cache-warmer:repeat`, 0, -1);
+    const schedulers = await redis.zrange(`{${prefix}}:bull:cache-warmer:repeat`, 0, -1);
     expect(schedulers.sort()).toEqual(['projects-list', 'topics']);
 
     expect(await a.stop('SIGTERM')).toBe(0);

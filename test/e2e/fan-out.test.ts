@@ -62,7 +62,7 @@ describe('a big run spread over the fleet as batches', () => {
 
     const status = await eventually(
       async () => {
-        const h = await redis.hgetall(`${prefix}:status:topics`);
+        const h = await redis.hgetall(`{${prefix}}:status:topics`);
         return h.runs ? h : undefined;
       },
       30_000,

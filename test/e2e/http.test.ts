@@ -70,9 +70,9 @@ describe('the daemon’s HTTP server, as a child process', () => {
     for (const job of ['projects-list', 'topics']) {
       const res = await refresh(job);
       expect(res.status).toBe(202);
-      await eventually(async () => (Number(await redis.hget(`${prefix}:status:${job}`, 'runs')) >= 1 ? true : undefined), 15_000, `${job} to run`);
+      await eventually(async () => (Number(await redis.hget(`{${prefix}}:status:${job}`, 'runs')) >= 1 ? true : undefined), 15_000, `${job} to run`);
     }
-    expect(await redis.hget(`${prefix}:status:topics`, 'lastTrigger')).toBe('manual');
+    expect(await redis.hget(`{${prefix}}:status:topics`, 'lastTrigger')).toBe('manual');
 
     const served = (await (await get('/status')).json()) as { jobs: Array<Record<string, unknown>> };
     // The same configuration: the schedule is part of the document.
@@ -112,7 +112,7 @@ describe('the daemon’s HTTP server, as a child process', () => {
       daemons.push(daemon);
       const failed = await daemon.waitForLog((l) => l.msg?.startsWith('http server could not listen') === true);
       expect(failed).toMatchObject({ level: 50, port, host: '127.0.0.1', err: { code: 'EADDRINUSE' } });
-      await eventually(async () => (Number(await redis.hget(`${prefix}:status:projects-list`, 'runs')) >= 1 ? true : undefined), 15_000, 'a run');
+      await eventually(async () => (Number(await redis.hget(`{${prefix}}:status:projects-list`, 'runs')) >= 1 ? true : undefined), 15_000, 'a run');
       expect(await daemon.stop('SIGTERM')).toBe(0);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));

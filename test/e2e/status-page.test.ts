@@ -514,7 +514,7 @@ describe('the status page served by the daemon', () => {
     const listening = await daemon.waitForLog((l) => l.msg === 'http listening', 20_000);
     const port = Number(listening.port);
     expect(port).toBeGreaterThan(0);
-    const hget = async (job: string, field: string) => Number((await redis!.hget(`${prefix}:status:${job}`, field)) ?? 0);
+    const hget = async (job: string, field: string) => Number((await redis!.hget(`{${prefix}}:status:${job}`, field)) ?? 0);
     await eventually(async () => ((await hget('topics', 'successes')) >= 2 && (await hget('project-stats', 'failures')) >= 1 ? true : undefined), 25_000, 'two topics runs and a failed project-stats run');
 
     opened = await openPage(browser());

@@ -37,7 +37,7 @@ const world = processWorldPerTest({ redisUrl, env: REPLICA_ENV, simulator: { tok
 
 const ongoingIds = (sim: Simulator) => sim.data.projects.filter((p) => p.status === 'ongoing' && !p.deleted).map((p) => p.checkin_id);
 const reconciled = (d: DaemonProcess) => d.waitForLog((l) => l.msg === 'schedulers reconciled', 20_000);
-const statusField = async (w: ProcessWorld, job: string, field: string) => Number((await w.redis.hget(`${w.prefix}:status:${job}`, field)) ?? 0);
+const statusField = async (w: ProcessWorld, job: string, field: string) => Number((await w.redis.hget(`{${w.prefix}}:status:${job}`, field)) ?? 0);
 
 describe('replicas sharing one queue', () => {
   it('hands a SIGKILLed replica’s slow job to the other replica, which writes its keys', async () => {
@@ -79,7 +79,7 @@ describe('replicas sharing one queue', () => {
     expect(recoveredMs).toBeLessThan(LOCK_MS + 2 * STALLED_INTERVAL_MS + 3_000);
 
     await eventually(async () => ((await jobState(w.redis, w.queueKey, job!.id)) === 'completed' ? true : undefined), 5_000, 'the taken-over job to complete');
-    expect(await w.redis.hgetall(`${w.prefix}:status:topics`)).toMatchObject({ runs: '1', successes: '1', lastResult: 'ok' });
+    expect(await w.redis.hgetall(`{${w.prefix}}:status:topics`)).toMatchObject({ runs: '1', successes: '1', lastResult: 'ok' });
     expect(await w.redis.zcard(w.queueKey('failed'))).toBe(0);
     expect((await checkCacheKeys(w.redis, w.prefix)).problems).toEqual([]);
 

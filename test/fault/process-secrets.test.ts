@@ -100,7 +100,7 @@ describe('secrets through faults, with real processes', () => {
     });
     const env = { UPSTREAM_TOKEN_FILE: tokenFile };
     const daemon = w.spawn(['run', '--config', config], env);
-    const status = (job: string) => w.redis.hgetall(`${w.prefix}:status:${job}`);
+    const status = (job: string) => w.redis.hgetall(`{${w.prefix}}:status:${job}`);
     const successes = async (job: string) => Number((await status(job)).successes ?? 0);
     /** Waits until a job's status hash satisfies `ok`: the fault is visible to operators. */
     const until = (job: string, what: string, ok: (s: Record<string, string>) => boolean, timeoutMs = 15_000) =>

@@ -81,7 +81,7 @@ describe('a daemon signalled while refreshes are in flight', () => {
     expect(topicsKeys.length).toBeGreaterThanOrEqual(2);
     expect(topicsKeys.length).toBeLessThan(ongoing.length);
     // Abandoned is not a failure: no run recorded, nothing failed in BullMQ.
-    expect(await w.redis.hget(`${w.prefix}:status:topics`, 'failures')).toBeNull();
+    expect(await w.redis.hget(`{${w.prefix}}:status:topics`, 'failures')).toBeNull();
     expect(await w.redis.zcard(w.queueKey('failed'))).toBe(0);
 
     // Handed back to the queue, and run by the next daemon.
@@ -100,7 +100,7 @@ describe('a daemon signalled while refreshes are in flight', () => {
     );
     console.info(`[fault] abandoned topics refresh run by the next daemon: fresh ${Math.round(performance.now() - startedAt)} ms after it started`);
     await eventually(async () => ((await jobState(w.redis, w.queueKey, jobId)) === 'completed' ? true : undefined), 5_000, 'the handed-over job to complete');
-    const status = await w.redis.hgetall(`${w.prefix}:status:topics`);
+    const status = await w.redis.hgetall(`{${w.prefix}}:status:topics`);
     expect(status).toMatchObject({ runs: '1', successes: '1', lastResult: 'ok', lastTrigger: 'schedule' });
     expect((await checkCacheKeys(w.redis, w.prefix)).problems).toEqual([]);
 
@@ -219,7 +219,7 @@ describe('--once signalled while it runs', () => {
     const after = await checkCacheKeys(w.redis, w.prefix);
     expect(after.problems).toEqual([]);
     expect(after.values.has(`${w.prefix}:projects:list:ongoing`)).toBe(true);
-    expect(await w.redis.hgetall(`${w.prefix}:status:projects-list`)).toMatchObject({ runs: '1', successes: '1', lastTrigger: 'once' });
+    expect(await w.redis.hgetall(`{${w.prefix}}:status:projects-list`)).toMatchObject({ runs: '1', successes: '1', lastTrigger: 'once' });
     expect(secretLeaks(w)).toEqual([]);
   });
 });

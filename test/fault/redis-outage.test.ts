@@ -24,7 +24,7 @@ import {
 
 const world = faultWorldPerTest();
 
-const REREGISTERED = 'schedulers did not match the configuration';
+const REREGISTERED = 'schedulers were missing, edited or had lost their next run';
 
 /** The first log line containing `text` logged after index `from`. */
 function waitForLogAfter(daemon: DaemonProcess, from: number, text: string, timeoutMs: number): Promise<LogLine> {
@@ -100,7 +100,7 @@ describe('a running daemon whose Redis fails', () => {
 
     const reregistered = await waitForLogAfter(daemon, from, REREGISTERED, 1_000);
     expect(reregistered.upserted).toEqual(expect.arrayContaining(['projects-list', 'topics']));
-    expect((await admin.zrange(`${w.prefix}:bull:cache-warmer:repeat`, 0, -1)).sort()).toEqual(['projects-list', 'topics']);
+    expect((await admin.zrange(`{${w.prefix}}:bull:cache-warmer:repeat`, 0, -1)).sort()).toEqual(['projects-list', 'topics']);
     await expectSurvived(daemon, w.token);
   });
 
@@ -142,7 +142,7 @@ describe('a running daemon whose Redis fails', () => {
 
   it('re-registers schedulers whose keys were deleted, and refreshes on every tick afterwards', async () => {
     const { w, admin, daemon } = await warmDaemon();
-    const bull = `${w.prefix}:bull:cache-warmer`;
+    const bull = `{${w.prefix}}:bull:cache-warmer`;
     const schedulerKeys = [`${bull}:repeat`, `${bull}:repeat:topics`, `${bull}:repeat:projects-list`];
     // The layout this test relies on: BullMQ's scheduler index and one hash per scheduler.
     expect(await admin.exists(...schedulerKeys)).toBe(3);

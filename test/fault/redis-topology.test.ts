@@ -62,8 +62,8 @@ describe('queue and cache on separate Redis instances', () => {
     const queueKeys = await allKeys(queueAdmin);
     const cacheKeys = await allKeys(cacheAdmin);
     const p = w.prefix;
-    expect(queueKeys).toEqual(expect.arrayContaining([`${p}:bull:cache-warmer:repeat`, `${p}:status:topics`, `${p}:status:projects-list`]));
-    expect(queueKeys.filter((k) => !k.startsWith(`${p}:bull:`) && !k.startsWith(`${p}:status:`))).toEqual([]);
+    expect(queueKeys).toEqual(expect.arrayContaining([`{${p}}:bull:cache-warmer:repeat`, `{${p}}:status:topics`, `{${p}}:status:projects-list`]));
+    expect(queueKeys.filter((k) => !k.startsWith(`{${p}}:bull:`) && !k.startsWith(`{${p}}:status:`))).toEqual([]);
     expect(cacheKeys).toEqual(expect.arrayContaining([`${p}:projects:list:ongoing`, ...w.projectIds().map((id) => w.topicsKey(id))]));
     expect(cacheKeys.filter((k) => !k.startsWith(`${p}:project:`) && !k.startsWith(`${p}:projects:`))).toEqual([]);
     expect(logsWith(daemon.logs, EVICTION_WARNING)).toEqual([]);

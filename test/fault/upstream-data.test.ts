@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { harnessPerTest, nextMillisecond, type Harness } from '../support/harness.js';
 import { keysUnder } from '../support/redis.js';
 import { expectKept, expectNoSecret, ongoing, snapshot, statusHash } from '../support/fault-kit.js';
+import { internalKeys } from '../../src/cache/keys.js';
 
 const create = harnessPerTest({ projects: 12 });
 
@@ -41,7 +42,7 @@ describe('a project deleted upstream', () => {
     expect(Date.parse(info.cached_at)).toBeGreaterThanOrEqual(started);
     // Cached with the info's own TTL (projects-list: 2 h).
     expect(await h.redis.pttl(infoKey)).toBeGreaterThan(2 * 3_600_000 - 60_000);
-    expect(await h.redis.hkeys(h.key('projects', 'gone'))).toEqual([victim.checkin_id]);
+    expect(await h.redis.hkeys(internalKeys.goneProjects(h.prefix))).toEqual([victim.checkin_id]);
     const status = await statusHash(h, 'topics');
     expect(status).toMatchObject({ lastResult: 'ok', runs: '2', successes: '2' });
     expect(status.failures).toBeUndefined();
@@ -97,7 +98,7 @@ describe('an empty answer from a project that still exists', () => {
     expect(result).toMatchObject({ outcome: 'failed', itemsFailed: 1, itemsGone: 0 });
     await expectKept(h, before);
     expect((await statusHash(h, job)).lastError).toMatch(/^ERR_REFRESH_PARTIAL: 1 of \d+ items failed; first: .*unexpected body/);
-    expect(await h.redis.hkeys(h.key('projects', 'gone'))).toEqual([]);
+    expect(await h.redis.hkeys(internalKeys.goneProjects(h.prefix))).toEqual([]);
   });
 });
 
@@ -122,7 +123,8 @@ describe('ids that are not decimal digits', () => {
     const keys = await keysUnder(h.redis, h.prefix);
     for (const key of keys) {
       expect(key).not.toMatch(/evil|\*/);
-      expect(key, 'a key of the contract’s alphabet').toMatch(SAFE_KEY);
+      // The warmer's own keys start with the prefix's hash tag, `{prefix}:`.
+      expect(key.replace(`{${h.prefix}}:`, `${h.prefix}:`), 'a key of the contract’s alphabet').toMatch(SAFE_KEY);
     }
     expect(h.sim.requests.filter((r) => /evil|\*|%2A/i.test(r.path))).toEqual([]);
     for (const [key, was] of before) {

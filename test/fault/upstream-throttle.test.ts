@@ -119,7 +119,7 @@ describe('a throttled refresh', () => {
 
 describe('a throttled job in the queue', () => {
   function openQueue(h: Harness): Queue<WarmJobData> {
-    const queue = new Queue<WarmJobData>(QUEUE_NAME, { connection: h.connect('queue'), prefix: `${h.prefix}:bull` });
+    const queue = new Queue<WarmJobData>(QUEUE_NAME, { connection: h.connect('queue'), prefix: `{${h.prefix}}:bull` });
     queue.on('error', (error) => h.logger.error({ err: error }, 'queue error'));
     return h.track(queue);
   }
@@ -128,7 +128,7 @@ describe('a throttled job in the queue', () => {
     return h.track(
       startWorker({
         queueName: QUEUE_NAME,
-        prefix: `${h.prefix}:bull`,
+        prefix: `{${h.prefix}}:bull`,
         connection: h.connect('queue'),
         concurrency: 1,
         plans: h.runtime.plans,
@@ -160,7 +160,7 @@ describe('a throttled job in the queue', () => {
     const failed: string[] = [];
     worker.on('failed', (job, error) => failed.push(`${job?.name}: ${error.message}`));
     h.sim.fault({ ...fault, route: 'topics', times: 1 });
-    const limiter = `${h.prefix}:bull:${QUEUE_NAME}:limiter`;
+    const limiter = `{${h.prefix}}:bull:${QUEUE_NAME}:limiter`;
 
     const throttled = await queue.add('topics', { trigger: 'manual' });
     const other = await queue.add('project-stats', { trigger: 'manual' });

@@ -91,7 +91,7 @@ describe('/healthz of a daemon whose worker stops consuming', () => {
     expect((await d.get('/healthz')).status).toBe(200);
 
     // Someone pauses the queue: the scheduler's run comes due and nothing takes it.
-    const queue = h.track(new Queue(QUEUE_NAME, { connection: h.connect(), prefix: `${h.prefix}:bull` }));
+    const queue = h.track(new Queue(QUEUE_NAME, { connection: h.connect(), prefix: `{${h.prefix}}:bull` }));
     await queue.pause();
     const stuck = await until(
       'healthz to report the stuck worker',
@@ -104,6 +104,16 @@ describe('/healthz of a daemon whose worker stops consuming', () => {
     );
     expect(stuck.status).toBe('worker stuck');
     expect(stuck.reason).toMatch(/^a scheduler is overdue by \d+ s and the worker has taken no job for \d+ s$/);
+    // It stays unhealthy while nothing is consumed, also across the watchdog's
+    // worker recreations (every 1.5 s here): a probe that needs three failures
+    // in a row must see them.
+    const answers: number[] = [];
+    for (const end = Date.now() + 3_500; Date.now() < end; ) {
+      answers.push((await d.get('/healthz')).status);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(answers.length).toBeGreaterThan(10);
+    expect(answers.filter((status) => status !== 503), answers.join(" ")).toEqual([]);
     // Readiness is another question: Redis answers and the schedulers are registered.
     expect((await d.get('/readyz')).status).toBe(200);
 

@@ -11,7 +11,7 @@ describe('the fleet-wide upstream rate limit', () => {
     prefixes.push(prefix);
     const clientsHere = [testRedis(), testRedis()];
     clients.push(...clientsHere);
-    return { key: `${prefix}:ratelimit:upstream`, clients: clientsHere };
+    return { key: `{${prefix}}:ratelimit:upstream`, clients: clientsHere };
   };
 
   afterEach(async () => {

@@ -196,4 +196,29 @@ describe('reconcileSchedulers', () => {
     expect(report.upserted).toEqual([]);
     expect((await schedulers(queue)).get('project-stats')!.next).toBe(next);
   });
+
+  it('re-adds the next run of a scheduler whose overdue job was lost (a failover), and leaves a waiting one alone', async () => {
+    const h = await create();
+    const queue = openQueue(h);
+    // One scheduler due at once; no worker takes its run.
+    const wanted: DesiredScheduler[] = [{ id: 'topics', job: 'topics', every: 3_600_000 }];
+    await reconcileSchedulers(queue, wanted);
+    const next = Number((await schedulers(queue)).get('topics')!.next);
+    const jobId = `repeat:topics:${next}`;
+    expect(await queue.getJob(jobId)).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, next + 2_100 - Date.now())));
+
+    // Overdue but waiting in the queue: only slow to be taken, not lost.
+    expect((await reconcileSchedulers(queue, wanted, 'missing')).upserted).toEqual([]);
+
+    // The job is gone (the master failed over before it was replicated): re-added.
+    // (BullMQ refuses to remove a scheduler's job: delete it as a lost write would leave things.)
+    const base = `${queuePrefix(h.config)}:${QUEUE_NAME}`;
+    const redis = h.connect('queue');
+    await redis.multi().del(`${base}:${jobId}`).lrem(`${base}:wait`, 0, jobId).zrem(`${base}:delayed`, jobId).zrem(`${base}:prioritized`, jobId).exec();
+    expect(await queue.getJob(jobId)).toBeUndefined();
+    const report = await reconcileSchedulers(queue, wanted, 'missing');
+    expect(report.upserted).toEqual(['topics']);
+    expect([...(await pendingRuns(queue)).values()]).toEqual([1]);
+  });
 });

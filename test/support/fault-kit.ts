@@ -8,6 +8,7 @@ import { expect, vi } from 'vitest';
 import type { Harness } from './harness.js';
 import { keysUnder } from './redis.js';
 import type { SimProject } from './simulator/server.js';
+import { internalKeys } from '../../src/cache/keys.js';
 
 export interface KeySnapshot {
   raw: string;
@@ -46,7 +47,7 @@ export async function cachedAt(h: Harness, key: string): Promise<number> {
 
 /** The status store's hash of a job, as `status` and apps read it. */
 export async function statusHash(h: Harness, job: string): Promise<Record<string, string>> {
-  return h.redis.hgetall(h.key('status', job));
+  return h.redis.hgetall(internalKeys.status(h.prefix, job));
 }
 
 /**

@@ -20,7 +20,7 @@ import { loadJobs } from '../../src/definition/load.js';
 import type { JobPlan, ParsedJob } from '../../src/definition/parse.js';
 import { createRuntime, planJobs, type Runtime } from '../../src/runtime.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { closeRedis, connectRedis } from '../../src/shared/redis.js';
+import { closeRedis, connectServer } from '../../src/shared/redis.js';
 import type { RunRecord } from '../../src/status/store.js';
 import { runJob, type RunResult } from '../../src/worker/run-job.js';
 import { dropPrefix, keysUnder, newPrefix, redisUrl, testRedis } from './redis.js';
@@ -181,7 +181,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     async cacheKeys() {
       const all = await keysUnder(admin, prefix);
-      return all.filter((k) => !k.startsWith(`${prefix}:status:`) && !k.startsWith(`${prefix}:bull:`));
+      return all.filter((k) => !k.startsWith(`{${prefix}}:status:`) && !k.startsWith(`{${prefix}}:bull:`));
     },
     async json(key) {
       const text = await admin.get(key);
@@ -189,7 +189,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     connect(purpose = 'queue') {
       // Named after the prefix so that the leak check finds it (and BullMQ's duplicates of it).
-      const client = connectRedis({ url }, purpose, { connectionName: `cache-warmer:${purpose}:${prefix}` });
+      const client = connectServer(url, purpose, { connectionName: `cache-warmer:${purpose}:${prefix}` });
       client.on('error', (error) => logger.warn({ err: error }, 'test connection error'));
       clients.push(client);
       return client;
@@ -220,7 +220,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
           intervalMs: 10,
         }).catch(() => false);
         if (!ended) {
-          const open = mine.filter((c) => c.status !== 'end').map((c) => `${c.options.connectionName} (${c.status})`);
+          const open = mine.filter((c) => c.status !== 'end').map((c) => `${(c.options as { connectionName?: string }).connectionName} (${c.status})`);
           throw new Error(`connections not closed by the test: ${open.join(', ')}`);
         }
         const open = await openConnections();

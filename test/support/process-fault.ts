@@ -97,7 +97,7 @@ export async function createProcessWorld(options: WorldOptions): Promise<Process
       return { code, output: run.output(), logs: run.logs };
     },
     outputLines: () => processes.flatMap((p) => p.output().split('\n')),
-    queueKey: (suffix) => `${prefix}:bull:${QUEUE}:${suffix}`,
+    queueKey: (suffix) => `{${prefix}}:bull:${QUEUE}:${suffix}`,
     defer(close) {
       deferred.push(close);
     },
@@ -162,10 +162,10 @@ export interface KeyCheck {
 export async function checkCacheKeys(redis: Redis, prefix: string): Promise<KeyCheck> {
   const values: KeyCheck['values'] = new Map();
   const problems: string[] = [];
-  const keys = (await keysUnder(redis, prefix)).filter((k) => !k.startsWith(`${prefix}:status:`) && !k.startsWith(`${prefix}:bull:`));
+  const keys = (await keysUnder(redis, prefix)).filter((k) => !k.startsWith(`{${prefix}}:status:`) && !k.startsWith(`{${prefix}}:bull:`));
   for (const key of keys) {
     const type = await redis.type(key);
-    if (key === `${prefix}:projects:gone`) {
+    if (key === `{${prefix}}:projects:gone`) {
       if (type !== 'hash' && type !== 'none') problems.push(`${key}: type ${type}, expected hash`);
       continue;
     }

@@ -12,15 +12,20 @@ export function newPrefix(): string {
   return `t${randomBytes(5).toString('hex')}`;
 }
 
-/** Every key under a prefix, by SCAN (never KEYS). */
+/**
+ * Every key of a prefix, by SCAN (never KEYS): the warmed keys under
+ * `prefix:` and the internal ones under its hash tag `{prefix}:`.
+ */
 export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   const keys: string[] = [];
-  let cursor = '0';
-  for (let i = 0; i < 10_000; i += 1) {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-    if (cursor === '0') break;
+  for (const match of [`${prefix}:*`, `{${prefix}}:*`]) {
+    let cursor = '0';
+    for (let i = 0; i < 10_000; i += 1) {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      keys.push(...batch);
+      cursor = next;
+      if (cursor === '0') break;
+    }
   }
   return keys.sort();
 }

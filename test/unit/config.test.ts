@@ -53,7 +53,15 @@ describe('loadConfig defaults', () => {
     const { upstream, http, ...rest } = config;
     expect({ ...http, adminToken: http.adminToken() }).toStrictEqual({ enabled: true, port: 9464, host: '127.0.0.1', adminToken: '' });
     expect(rest).toStrictEqual({
-      redis: { url: 'redis://127.0.0.1:6379', queueUrl: 'redis://127.0.0.1:6379', cacheUrl: 'redis://127.0.0.1:6379', ca: undefined },
+      redis: {
+        url: 'redis://127.0.0.1:6379',
+        queueUrl: 'redis://127.0.0.1:6379',
+        cacheUrl: 'redis://127.0.0.1:6379',
+        ca: undefined,
+        queue: { url: 'redis://127.0.0.1:6379', ca: undefined },
+        cache: { url: 'redis://127.0.0.1:6379', ca: undefined },
+        shared: true,
+      },
       cache: { prefix: 'zsxq', maxStaleMs: 24 * 3_600_000 },
       group: { timezone: 'Asia/Shanghai' },
       projects: { scopes: ['ongoing'] },
@@ -383,5 +391,59 @@ describe('the http settings', () => {
     expect(message).toBe('http.adminToken: too short (13 characters; use at least 16, e.g. openssl rand -hex 32)');
     const missing = join(dir, 'no-admin-token');
     expect(failure({ env: { ...ENV, HTTP_ADMIN_TOKEN_FILE: missing } })).toBe(`http.adminTokenFile: cannot read ${missing} (ENOENT)`);
+  });
+});
+
+describe('loadConfig for Redis Cluster and Sentinel', () => {
+  const NODES = '127.0.0.1:7000, 127.0.0.1:7001,[::1]:7002';
+  const SENTINEL_SECRET = 'sentinel-secret-5f0c1e9a';
+
+  it('sends both roles to the cluster, with the credentials of their URL', () => {
+    const { redis } = load({ env: { ...ENV, REDIS_URL: 'redis://warmer:pw-123456@ignored:6379', REDIS_CLUSTER_NODES: NODES } });
+    const nodes = [
+      { host: '127.0.0.1', port: 7000 },
+      { host: '127.0.0.1', port: 7001 },
+      { host: '::1', port: 7002 },
+    ];
+    expect(redis.queue).toEqual({ url: 'redis://warmer:pw-123456@ignored:6379', ca: undefined, cluster: nodes });
+    expect(redis.cache).toEqual(redis.queue);
+    expect(redis.shared).toBe(true);
+  });
+
+  it('sends only the role REDIS_CLUSTER_FOR names to the cluster; the other keeps its URL', () => {
+    const { redis } = load({ env: { ...ENV, REDIS_QUEUE_URL: 'redis://queue:6379', REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_CLUSTER_FOR: 'cache' } });
+    expect(redis.queue).toEqual({ url: 'redis://queue:6379', ca: undefined });
+    expect(redis.cache.cluster).toEqual([{ host: '10.0.0.1', port: 7000 }]);
+    expect(redis.shared).toBe(false);
+  });
+
+  it('connects through sentinels by master name, and keeps their password a secret', () => {
+    const { redis } = load({
+      env: { ...ENV, REDIS_SENTINELS: '10.0.0.1:26379,10.0.0.2:26379', REDIS_SENTINEL_NAME: 'mymaster', REDIS_SENTINEL_PASSWORD: SENTINEL_SECRET, REDIS_SENTINEL_FOR: 'queue' },
+    });
+    expect(redis.queue.sentinel).toEqual({ nodes: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }], name: 'mymaster', password: SENTINEL_SECRET });
+    expect(redis.cache.sentinel).toBeUndefined();
+    expect(scrub(`auth ${SENTINEL_SECRET}`)).not.toContain(SENTINEL_SECRET);
+  });
+
+  it('accepts a cluster for one role and sentinels for the other', () => {
+    const { redis } = load({
+      env: { ...ENV, REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_CLUSTER_FOR: 'cache', REDIS_SENTINELS: '10.0.0.2:26379', REDIS_SENTINEL_NAME: 'm', REDIS_SENTINEL_FOR: 'queue' },
+    });
+    expect(redis.cache.cluster).toHaveLength(1);
+    expect(redis.queue.sentinel?.name).toBe('m');
+  });
+
+  it('refuses a node list entry that is not host:port, naming the variable and the entry', () => {
+    expect(failure({ env: { ...ENV, REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:notaport' } })).toMatch(/REDIS_CLUSTER_NODES.*"127\.0\.0\.1:notaport" is not host:port/);
+    expect(failure({ env: { ...ENV, REDIS_SENTINELS: '127.0.0.1:70000' } })).toMatch(/REDIS_SENTINELS.*"127\.0\.0\.1:70000" is not host:port/);
+  });
+
+  it('refuses a role given both a cluster and sentinels, and sentinels without a master name', () => {
+    expect(failure({ env: { ...ENV, REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_SENTINELS: '10.0.0.2:26379', REDIS_SENTINEL_NAME: 'm' } })).toMatch(
+      /cannot use both REDIS_CLUSTER_NODES and REDIS_SENTINELS/,
+    );
+    expect(failure({ env: { ...ENV, REDIS_SENTINELS: '10.0.0.2:26379' } })).toMatch(/REDIS_SENTINEL_NAME/);
+    expect(failure({ env: { ...ENV, REDIS_CLUSTER_FOR: 'everything' } })).toMatch(/REDIS_CLUSTER_FOR/);
   });
 });

@@ -75,9 +75,11 @@ describe('compileKeyTemplate', () => {
 });
 
 describe('internalKeys', () => {
-  it('puts the status store under the same prefix', () => {
-    expect(internalKeys.status('zsxq', 'topics')).toBe('zsxq:status:topics');
-    expect(internalKeys.statusBuckets('zsxq', 'topics')).toBe('zsxq:status:topics:buckets');
-    expect(internalKeys.statusJobs('zsxq')).toBe('zsxq:status:jobs');
+  it('puts every internal key under the prefix as a hash tag, so that a cluster keeps them in one slot', () => {
+    expect(internalKeys.status('zsxq', 'topics')).toBe('{zsxq}:status:topics');
+    expect(internalKeys.statusBuckets('zsxq', 'topics')).toBe('{zsxq}:status:topics:buckets');
+    expect(internalKeys.statusJobs('zsxq')).toBe('{zsxq}:status:jobs');
+    expect(internalKeys.goneProjects('zsxq')).toBe('{zsxq}:projects:gone');
+    expect(internalKeys.upstreamRateLimit('zsxq')).toBe('{zsxq}:ratelimit:upstream');
   });
 });

@@ -39,7 +39,7 @@ export async function clearCommand(jobs: readonly ParsedJob[], config: Config, o
   }
   const prefix = config.cache.prefix;
   const resolved = resolveTarget(options.target, jobs, config);
-  const redis = await openRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache');
+  const redis = await openRedis(config.redis.cache, 'cache');
   try {
     if (!options.yes) {
       const { count, sample } = await countKeys(redis, resolved.space, resolved.selector);

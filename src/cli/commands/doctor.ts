@@ -50,11 +50,11 @@ export function doctorConfigFailure(message: string, json: boolean, out: (line: 
 }
 
 function redisServers(config: Config): RedisUnderTest[] {
-  const { queueUrl, cacheUrl, ca } = config.redis;
-  if (queueUrl === cacheUrl) return [{ target: { url: queueUrl, ca }, roles: ['queue', 'cache'], split: false }];
+  const { queue, cache, shared } = config.redis;
+  if (shared) return [{ target: queue, roles: ['queue', 'cache'], split: false }];
   return [
-    { target: { url: queueUrl, ca }, roles: ['queue'], split: true },
-    { target: { url: cacheUrl, ca }, roles: ['cache'], split: true },
+    { target: queue, roles: ['queue'], split: true },
+    { target: cache, roles: ['cache'], split: true },
   ];
 }
 

@@ -25,7 +25,7 @@ export interface KeysOptions {
  */
 export async function keysCommand(jobs: readonly ParsedJob[], config: Config, options: KeysOptions, out: (line: string) => void): Promise<number> {
   const resolved = resolveTarget(options.target, jobs, config);
-  const redis = await openRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache');
+  const redis = await openRedis(config.redis.cache, 'cache');
   let listing: KeyListing;
   try {
     listing = await listKeys(redis, resolved.space, resolved.selector, options.limit, resolved.families);

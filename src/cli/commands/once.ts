@@ -55,6 +55,11 @@ export async function onceCommand(
   const runtime = createRuntime(jobs, config, logger);
   let graceTimer: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (runtime.stopping.signal.aborted) {
+      // A second signal: whatever still waits (a Redis that never answers) is abandoned, as `run` does.
+      logger.warn({ signal }, 'second signal: stopping at once');
+      process.exit(1);
+    }
     logger.info({ signal }, 'stopping: no new refresh starts');
     runtime.stopping.abort();
     graceTimer ??= setTimeout(() => runtime.abort.abort(), config.shutdown.graceMs);

@@ -6,13 +6,14 @@ import { StatusStore } from '../../status/store.js';
 import { buildStatusDocument, type StatusDocument } from '../../status/document.js';
 import { closeRedis, connectRedis } from '../../shared/redis.js';
 import { CacheStore } from '../../cache/store.js';
+import { table } from '../format.js';
 
 export type { StatusDocument } from '../../status/document.js';
 
 /** The status store joined with the schedule: the document of `status --json`, read over connections of its own. */
 export async function readStatus(jobs: readonly ParsedJob[], config: Config): Promise<StatusDocument> {
   // The status store lives beside the queue (REDIS_QUEUE_URL): one connection reads both.
-  const redis = connectRedis({ url: config.redis.queueUrl, ca: config.redis.ca }, 'queue', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
+  const redis = connectRedis(config.redis.queue, 'queue', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
   // BullMQ does not close a connection it was given.
   const queue = new Queue(QUEUE_NAME, { connection: redis, prefix: queuePrefix(config) });
   // The awaited calls below reject with the error; without listeners BullMQ
@@ -20,9 +21,9 @@ export async function readStatus(jobs: readonly ParsedJob[], config: Config): Pr
   queue.on('error', () => undefined);
   redis.on('error', () => undefined);
   const cacheRedis =
-    config.redis.cacheUrl === config.redis.queueUrl
+    config.redis.shared
       ? redis
-      : connectRedis({ url: config.redis.cacheUrl, ca: config.redis.ca }, 'cache', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
+      : connectRedis(config.redis.cache, 'cache', { retryStrategy: () => null, maxRetriesPerRequest: 1 });
   cacheRedis.on('error', () => undefined);
   try {
     return await buildStatusDocument({
@@ -85,9 +86,7 @@ export function formatTable(doc: StatusDocument, now = Date.now()): string {
     ago(j.nextRunAt, now),
     j.lastError ? j.lastError.slice(0, 80) : '-',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const table = [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
   const f = doc.feasibility;
   const load = `upstream load: ${f.neededPerSecond.toFixed(2)} req/s needed for ${f.projects} projects; limit ${f.limitPerSecond > 0 ? `${f.limitPerSecond} req/s` : 'none'}`;
-  return [table, '', load, ...f.warnings.map((w) => `warning: ${w}`)].join('\n');
+  return [table(header, rows), '', load, ...f.warnings.map((w) => `warning: ${w}`)].join('\n');
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../shared/redis.js';
 import { DOCTOR_NAMESPACE } from '../../cache/admin.js';
+import { hashTag } from '../../cache/keys.js';
 import { redisReason } from '../connect.js';
 import type { CheckStatus } from './check.js';
 
@@ -145,7 +146,7 @@ const isKeyDenial = (message: string) => /\bkeys?\b/i.test(message);
  * on scratch keys under the prefix, deleted at once (they carry a TTL or
  * live only inside one script).
  */
-export async function checkPermissions(redis: Redis, roles: readonly RedisRole[], prefix: string, queuePrefix: string): Promise<PermissionResult> {
+export async function checkPermissions(redis: RedisClient, roles: readonly RedisRole[], prefix: string, queuePrefix: string): Promise<PermissionResult> {
   const probes = PROBES.filter((p) => roles.includes(p.role));
   const keys = probeKeys(prefix, queuePrefix);
   const user = await redis.call('ACL', 'WHOAMI').then(
@@ -168,12 +169,14 @@ function probeKeys(prefix: string, queuePrefix: string): ProbeKeys {
   const id = randomBytes(4).toString('hex');
   const scratch = `${DOCTOR_NAMESPACE}-probe-${id}`;
   const bull = `${queuePrefix}:${scratch}`;
+  // Each role's scratch keys share a slot ({id}, and the prefix's tag for the
+  // internal ones), so that one script may touch them all in a cluster too.
   return {
-    cache: `${prefix}:${DOCTOR_NAMESPACE}:${id}`,
-    cacheHash: `${prefix}:${DOCTOR_NAMESPACE}:${id}:h`,
-    status: `${prefix}:status:${scratch}`,
-    statusSet: `${prefix}:status:${scratch}:set`,
-    limiter: `${prefix}:ratelimit:${scratch}`,
+    cache: `${prefix}:${DOCTOR_NAMESPACE}:{${id}}`,
+    cacheHash: `${prefix}:${DOCTOR_NAMESPACE}:{${id}}:h`,
+    status: `${hashTag(prefix)}:status:${scratch}`,
+    statusSet: `${hashTag(prefix)}:status:${scratch}:set`,
+    limiter: `${hashTag(prefix)}:ratelimit:${scratch}`,
     bullZset: `${bull}:z`,
     bullList: `${bull}:l`,
     bullList2: `${bull}:l2`,
@@ -185,7 +188,7 @@ function probeKeys(prefix: string, queuePrefix: string): ProbeKeys {
 }
 
 /** ACL DRYRUN for every probe; undefined when DRYRUN itself is not available to this user (or this Redis). */
-async function dryRun(redis: Redis, user: string, probes: readonly Probe[], keys: ProbeKeys): Promise<Denial[] | undefined> {
+async function dryRun(redis: RedisClient, user: string, probes: readonly Probe[], keys: ProbeKeys): Promise<Denial[] | undefined> {
   const pipeline = redis.pipeline();
   for (const p of probes) pipeline.call('ACL', 'DRYRUN', user, p.command, ...p.args(keys));
   const replies = (await pipeline.exec()) ?? [];
@@ -197,9 +200,10 @@ async function dryRun(redis: Redis, user: string, probes: readonly Probe[], keys
   });
 }
 
-async function probeCommands(redis: Redis, probes: readonly Probe[], keys: ProbeKeys): Promise<Denial[]> {
+async function probeCommands(redis: RedisClient, probes: readonly Probe[], keys: ProbeKeys): Promise<Denial[]> {
   const denials: Denial[] = [];
   const scratch = Object.values(keys);
+  const cacheKeys = [keys.cache, keys.cacheHash];
   try {
     for (const probe of probes.filter((p) => p.via === 'direct')) {
       await redis.call(probe.command, ...probe.args(keys)).catch((error: unknown) => {
@@ -231,17 +235,22 @@ async function probeCommands(redis: Redis, probes: readonly Probe[], keys: Probe
     const inScript = probes.filter((p) => p.via === 'script');
     if (inScript.length) {
       const evalDenied = denials.some((d) => d.probe.command === 'EVAL');
-      if (!evalDenied) {
-        const reply = (await redis.eval(PROBE_SCRIPT, scratch.length, ...scratch, JSON.stringify(inScript.map((p) => [p.command, ...p.args(keys)])))) as string[];
+      // One script per role: a cluster runs a script only on keys of one slot.
+      for (const role of evalDenied ? [] : (['cache', 'queue'] as const)) {
+        const group = inScript.filter((p) => p.role === role);
+        const groupKeys = role === 'cache' ? cacheKeys : scratch.filter((k) => !cacheKeys.includes(k));
+        if (group.length === 0) continue;
+        const reply = (await redis.eval(PROBE_SCRIPT, groupKeys.length, ...groupKeys, JSON.stringify(group.map((p) => [p.command, ...p.args(keys)])))) as string[];
         for (const line of reply) {
           const index = Number(line.slice(0, line.indexOf(' '))) - 1;
-          const probe = inScript[index];
+          const probe = group[index];
           if (probe) denials.push({ probe, key: isKeyDenial(line) });
         }
       }
     }
   } finally {
-    await redis.unlink(...scratch).catch(() => undefined);
+    // One key per command: the keys live in two slots.
+    await Promise.all(scratch.map((key) => redis.unlink(key).catch(() => undefined)));
   }
   return denials;
 }
@@ -256,6 +265,6 @@ function describeDenials(who: string, user: string | undefined, denials: readonl
     ...(commands.length ? [`may not run ${list(commands)}`] : []),
     ...(onKeys.length ? [`may not access the keys under ${prefix}: it uses (${list(onKeys)})`] : []),
   ];
-  const fix = [...new Set(denials.filter((d) => !d.key).map((d) => `+${d.probe.command.toLowerCase()}`)), ...(onKeys.length ? [`~${prefix}:*`] : [])];
+  const fix = [...new Set(denials.filter((d) => !d.key).map((d) => `+${d.probe.command.toLowerCase()}`)), ...(onKeys.length ? [`~${prefix}:*`, `~${hashTag(prefix)}:*`] : [])];
   return `${who} ${parts.join('; ')}; e.g. ACL SETUSER ${user ?? '<user>'} ${fix.join(' ')}`;
 }

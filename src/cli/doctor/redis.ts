@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { DOCTOR_NAMESPACE } from '../../cache/admin.js';
-import { closeRedis, type RedisTarget } from '../../shared/redis.js';
-import { redactUrl } from '../../shared/secrets.js';
+import { closeRedis, describeTarget, type RedisTarget, type RedisClient } from '../../shared/redis.js';
 import { openRedis, redisReason } from '../connect.js';
 import { check, type Check } from './check.js';
 import { checkPermissions, type RedisRole } from './permissions.js';
@@ -32,8 +30,8 @@ export async function checkRedis(server: RedisUnderTest, prefix: string, queuePr
     ...(server.roles.includes('queue') ? [[`${id}.memory-policy`, title('memory policy')] as [string, string]] : []),
     [`${id}.permissions`, title('permissions')],
   ];
-  const url = redactUrl(server.target.url);
-  let redis: Redis;
+  const url = describeTarget(server.target);
+  let redis: RedisClient;
   try {
     redis = await openRedis(server.target, role);
   } catch (error) {
@@ -64,7 +62,7 @@ export async function checkRedis(server: RedisUnderTest, prefix: string, queuePr
   }
 }
 
-async function redisVersion(redis: Redis): Promise<string | undefined> {
+async function redisVersion(redis: RedisClient): Promise<string | undefined> {
   try {
     return /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1];
   } catch (error) {
@@ -74,7 +72,7 @@ async function redisVersion(redis: Redis): Promise<string | undefined> {
 }
 
 /** Serving stale extends TTLs with PEXPIRE … GT (cache/store.ts), which Redis 7.0 added: tried for real on a scratch key. */
-async function checkPexpireGt(redis: Redis, id: string, title: string, prefix: string, version: string | undefined): Promise<Check> {
+async function checkPexpireGt(redis: RedisClient, id: string, title: string, prefix: string, version: string | undefined): Promise<Check> {
   const key = `${prefix}:${DOCTOR_NAMESPACE}:${randomBytes(4).toString('hex')}:gt`;
   try {
     await redis.set(key, '1', 'PX', 60_000);
@@ -94,7 +92,7 @@ async function checkPexpireGt(redis: Redis, id: string, title: string, prefix: s
  * a job, an evicted status hash loses the run history. INFO is tried first
  * (often allowed where CONFIG is not, e.g. on managed Redis).
  */
-async function checkMemoryPolicy(redis: Redis, id: string, title: string, split: boolean): Promise<Check> {
+async function checkMemoryPolicy(redis: RedisClient, id: string, title: string, split: boolean): Promise<Check> {
   let policy: string | undefined;
   try {
     policy = /^maxmemory_policy:(\S+)/m.exec(await redis.info('memory'))?.[1];
