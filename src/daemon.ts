@@ -5,7 +5,8 @@ import type { ParsedJob } from './definition/parse.js';
 import { createRuntime, queuePrefix, QUEUE_NAME } from './runtime.js';
 import { addManualRun, desiredSchedulers, reconcileSchedulers, describeSchedule, JOB_OPTIONS, type WarmJobData } from './schedule/schedulers.js';
 import { startWorker } from './worker/worker.js';
-import { closeRedis, connectRedis, describeTarget, masters } from './shared/redis.js';
+import { closeRedis, connectRedis, describeTarget } from './shared/redis.js';
+import { reviveEnded, warnOnEvictionPolicy } from './redis-checks.js';
 import { Watchdog } from './watchdog.js';
 import { ErrorReporter } from './shared/error-reporter.js';
 import { WarmerError } from './shared/errors.js';
@@ -128,15 +129,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     stuckAfterMs: config.watchdog.stuckAfterMs,
     logger,
     reconcile: async () => {
-      // A connection ioredis gave up on (status `end`: seen after a Sentinel
-      // failover, where a connection can end instead of reconnecting) never
-      // comes back by itself; every command on it fails "Connection is closed".
-      for (const client of [queueConnection, workerConnection, runtime.cacheRedis, runtime.statusRedis]) {
-        if (client.status === 'end' && !stopped) {
-          logger.warn({ connection: client === queueConnection ? 'queue' : client === workerConnection ? 'worker' : 'cache' }, 'a Redis connection had ended: reconnecting');
-          client.connect().catch(() => undefined);
-        }
-      }
+      if (!stopped) reviveEnded({ queue: queueConnection, worker: workerConnection, cache: runtime.cacheRedis, status: runtime.statusRedis }, logger);
       const report = await reconcileSchedulers(queue, desired, 'missing');
       if (report.upserted.length || report.removed.length) {
         logger.warn(report, 'schedulers were missing, edited or had lost their next run (Redis flushed, evicted, failed over?): re-registered');
@@ -174,22 +167,6 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     if (verdict === lastFeasibility) return;
     lastFeasibility = verdict;
     for (const warning of fit.warnings) logger.warn({ neededPerSecond: fit.neededPerSecond, limitPerSecond: fit.limitPerSecond }, warning);
-  }
-
-  async function warnOnEvictionPolicy(): Promise<void> {
-    try {
-      // In a cluster the queue's slot may move to any master at a failover: check them all.
-      const replies = await Promise.all(masters(queueConnection).map((node) => node.config('GET', 'maxmemory-policy') as Promise<string[]>));
-      const policy = replies.map((reply) => reply[1]).find((p) => p && p !== 'noeviction');
-      if (policy && policy !== 'noeviction') {
-        logger.warn(
-          { policy },
-          'the queue Redis evicts keys (maxmemory-policy is not noeviction): BullMQ may lose schedules; give the queue its own Redis (REDIS_QUEUE_URL)',
-        );
-      }
-    } catch (error) {
-      logger.debug({ err: error }, 'could not read maxmemory-policy (CONFIG may be disabled for this user)');
-    }
   }
 
   const app: HttpApp = {
@@ -288,7 +265,7 @@ export function createDaemon(jobs: readonly ParsedJob[], config: Config, logger:
     if (stopped) return;
     schedulersRegistered = true;
     logger.info(report, 'schedulers reconciled');
-    await warnOnEvictionPolicy();
+    await warnOnEvictionPolicy(queueConnection, logger);
     await checkFeasibility().catch((error: unknown) => logger.debug({ err: error }, 'feasibility check failed'));
     if (stopped) return;
     worker = newWorker();

@@ -1,4 +1,4 @@
-import { execBatch, isCluster, masters, type BatchCommand, type RedisClient } from '../shared/redis.js';
+import { execBatch, isCluster, masters, settle, type BatchCommand, type RedisClient } from '../shared/redis.js';
 import { WarmerError } from '../shared/errors.js';
 import { internalKeys, type KeyTemplate } from './keys.js';
 
@@ -99,7 +99,6 @@ export async function readKeyInfos(redis: RedisClient, keys: readonly string[], 
   let replies: Array<[Error | null, unknown]>;
   if (isCluster(redis)) {
     // A pipeline may not span masters: per-key commands, grouped per node by ioredis's auto-pipelining.
-    const settle = (p: Promise<unknown>) => p.then((r): [Error | null, unknown] => [null, r], (e: Error): [Error | null, unknown] => [e, null]);
     replies = (await Promise.all(keys.map((key) => Promise.all([settle(redis.pttl(key)), settle(redis.getBuffer(key))])))).flat();
   } else {
     const pipeline = redis.pipeline();

@@ -127,14 +127,15 @@ export type BatchCommand = [name: string, key: string, ...args: (string | number
  */
 export async function execBatch(client: RedisClient, commands: readonly BatchCommand[]): Promise<Array<[Error | null, unknown]>> {
   if (commands.length === 0) return [];
-  if (!isCluster(client)) return ((await client.pipeline(commands.map((c) => [...c])).exec()) ?? []) as Array<[Error | null, unknown]>;
-  return Promise.all(
-    commands.map(([name, ...args]) =>
-      client.call(name, ...args).then(
-        (reply): [Error | null, unknown] => [null, reply],
-        (error: Error): [Error | null, unknown] => [error, null],
-      ),
-    ),
+  if (!isCluster(client)) return ((await client.pipeline(commands as BatchCommand[]).exec()) ?? []) as Array<[Error | null, unknown]>;
+  return Promise.all(commands.map(([name, ...args]) => settle(client.call(name, ...args))));
+}
+
+/** A reply as a pipeline gives it: `[null, reply]` or `[error, null]`. */
+export function settle(reply: Promise<unknown>): Promise<[Error | null, unknown]> {
+  return reply.then(
+    (value): [Error | null, unknown] => [null, value],
+    (error: Error): [Error | null, unknown] => [error, null],
   );
 }
 

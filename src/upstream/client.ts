@@ -222,7 +222,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       if (isThrottle(error)) throttle.note(undefined);
       throw error;
     }
-    auth.open();
+    auth.open(token);
     throttle.clear();
     return { data: envelope.resp_data, expireInSeconds: Number.isFinite(expire) ? expire : undefined };
   }

@@ -31,8 +31,13 @@ export class AuthGate extends EventEmitter {
     this.emit('closed');
   }
 
-  open(): void {
-    if (this.refused === undefined) return;
+  /**
+   * A request with `token` succeeded. An answer to a request sent with the
+   * refused token before the 401 arrived (they were in flight together) says
+   * nothing about that token now: only another token opens the gate.
+   */
+  open(token: string): void {
+    if (this.refused === undefined || this.refused === digest(token)) return;
     this.refused = undefined;
     this.emit('opened');
   }
