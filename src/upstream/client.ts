@@ -1,3 +1,4 @@
+import { addAbortListener } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import got, { type Got } from 'got';
 import { UpstreamError, envelopeError, isThrottle } from './errors.js';
@@ -153,15 +154,26 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     const searchParams = new URLSearchParams();
     for (const [name, value] of Object.entries(request.query ?? {})) searchParams.set(name, String(value));
 
-    const deadline = AbortSignal.timeout(o.deadlineMs);
-    const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
+    // One controller per request, aborted by the deadline or by shutdown.
+    // Not AbortSignal.any([o.signal, AbortSignal.timeout(…)]): on Node 20
+    // every call adds an entry to the long-lived shutdown signal's set of
+    // dependants that is never removed (measured: 500,000 calls, 500,000
+    // entries, +30 MB of heap), a leak of about 60 bytes per request in a
+    // daemon that makes millions. The timer and the listener end with the request.
+    const controller = new AbortController();
+    let deadlineHit = false;
+    const deadline = setTimeout(() => {
+      deadlineHit = true;
+      controller.abort(new Error(`deadline of ${o.deadlineMs} ms`));
+    }, o.deadlineMs);
+    const shutdown = o.signal ? addAbortListener(o.signal, () => controller.abort(o.signal?.reason)) : undefined;
     let tooLarge = false;
     let response;
     try {
       const pending = client.get(request.path.replace(/^\//, ''), {
         responseType: 'buffer',
         searchParams,
-        signal,
+        signal: controller.signal,
         context: {
           token,
           horizonMs: requestOptions.horizonMs ?? 30_000,
@@ -186,13 +198,16 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         throw new UpstreamError('ERR_UPSTREAM_TOO_LARGE', `${route}: body over ${o.maxBodyBytes} bytes, cut off`, { cause: error });
       }
       if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: abandoned, shutting down`, { cause: error });
-      if (deadline.aborted) {
+      if (deadlineHit) {
         throw new UpstreamError('ERR_UPSTREAM_TIMEOUT', `${route}: no answer within ${o.deadlineMs} ms (retries included)`, { retryable: true, cause: error });
       }
       const translated = translateGotError(route, error, o.maxRetryAfterMs);
       if (translated.code === 'ERR_UPSTREAM_AUTH') auth.close(token);
       if (isThrottle(translated)) throttle.note(translated.retryAfterMs);
       throw translated;
+    } finally {
+      clearTimeout(deadline);
+      shutdown?.[Symbol.dispose]();
     }
     if (response.statusCode >= 300) {
       throw new UpstreamError('ERR_UPSTREAM_HTTP', `${route}: HTTP ${response.statusCode} redirect not followed`, { status: response.statusCode });

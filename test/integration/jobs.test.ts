@@ -308,6 +308,24 @@ describe('fan-out', () => {
     },
   );
 
+  it('the four per-project jobs started together on an empty cache fetch the ongoing list once between them', async () => {
+    // Latency keeps the first fetch in flight while the other three ask for the list.
+    const h = await create({ simulator: { latencyMs: 30 } });
+    const jobs = ['project-stats', 'leaderboards', 'daily-stats', 'topics'];
+    await Promise.all(jobs.map((job) => runOk(h, job)));
+    expect(h.sim.requests.filter((r) => r.route === 'projects').map((r) => r.query.scope)).toEqual(['ongoing']);
+    const keys = await h.cacheKeys();
+    for (const p of listed(h, 'ongoing')) {
+      for (const suffix of ['info', 'stats', 'daily_stats', 'topics']) expect(keys).toContain(h.key('project', p.checkin_id, suffix));
+    }
+
+    // Shared while in flight only: once the list is gone, the next run fetches it again.
+    await h.redis.del(h.key('projects', 'list', 'ongoing'));
+    h.sim.resetRequests();
+    await runOk(h, 'topics');
+    expect(h.sim.count('projects')).toBe(1);
+  });
+
   it('a per-project job follows the warm list without asking the upstream for it again', async () => {
     const h = await create();
     await warmList(h);
