@@ -33,7 +33,7 @@ export interface BenchOptions {
   quick: boolean;
 }
 
-export type Phase = 'rate' | 'lag' | 'resources';
+export type Phase = 'rate' | 'lag' | 'resources' | 'heap';
 
 export const USAGE = `usage: npm run bench -- [flags]
 
@@ -46,7 +46,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --big-projects N    simulator projects for the memory measure (default 10000)
   --idle-seconds N    idle CPU window (default 10)
   --profile MODE      auto (when ratio_vs_plain_loop < 0.8) | always | never (default auto)
-  --skip LIST         phases to leave out: rate,lag,resources
+  --skip LIST         phases to leave out: rate,lag,resources,heap (heap: the daemon again with
+                      V8's own heap settings, in the throughput rounds and the memory run)
   --serial            one phase at a time (default: the rate-limited cycle and the lag phase
                       run beside each other, inside the idle window of the memory run)
   --daemon-node-options STR
@@ -101,7 +102,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   if (profile !== 'auto' && profile !== 'always' && profile !== 'never') throw new UsageError(`--profile "${profile}" is not auto, always or never`);
   const skip = new Set<Phase>();
   for (const phase of (values.skip ?? '').split(',').filter(Boolean)) {
-    if (phase !== 'rate' && phase !== 'lag' && phase !== 'resources') throw new UsageError(`--skip "${phase}" is not a phase (rate, lag, resources)`);
+    if (phase !== 'rate' && phase !== 'lag' && phase !== 'resources' && phase !== 'heap') throw new UsageError(`--skip "${phase}" is not a phase (rate, lag, resources, heap)`);
     skip.add(phase);
   }
   return {

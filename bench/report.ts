@@ -42,9 +42,13 @@ export interface BenchResults {
   totalSeconds: number;
   baseline: ThroughputSide;
   daemon: ThroughputSide & { keysPerSecondWithStartup: number };
+  /** The daemon with V8's own heap settings (MEMORY_HEAP_GROWTH=0 MEMORY_SEMI_SPACE_MB=0), in the same rounds; unless --skip heap. */
+  daemonV8Heap: ThroughputSide | undefined;
   rate: RateLimitOutcome | undefined;
   lag: LagResult | undefined;
   resources: ResourceResult | undefined;
+  /** The memory run's warm-up again with V8's own heap settings. */
+  resourcesV8Heap: { rssMaxMb: number; warmSeconds: number; warmKeys: number } | undefined;
   profile: ProfileComparison | undefined;
 }
 
@@ -89,6 +93,17 @@ export function markdown(r: BenchResults): string {
     `≥ ${TARGETS.plainLoop}`,
     verdict(q.plain >= TARGETS.plainLoop),
   );
+  if (r.daemonV8Heap) {
+    const v = r.daemonV8Heap;
+    row(
+      `keys/s of the daemon with V8's own heap settings (rounds ${v.rounds.map((x) => n(x, 0)).join(', ')}; CPU ${n(v.cpuSeconds, 1)} s)`,
+      '',
+      n(v.keysPerSecond, 0),
+      `${n(d.keysPerSecond / v.keysPerSecond)} lean ÷ V8's own`,
+      '',
+      '',
+    );
+  }
   if (r.rate === undefined) row(`rate limit ${o.rate}/s`, '', 'not run', '', `≥ ${TARGETS.rateLimit}`, '');
   else if (!r.rate.supported) row(`rate limit ${o.rate}/s`, '', `unsupported: ${r.rate.reason}`, 'ratio_vs_rate_limit=unsupported', `≥ ${TARGETS.rateLimit}`, '');
   else {
@@ -118,6 +133,17 @@ export function markdown(r: BenchResults): string {
       `≤ ${TARGETS.rssMb} MB`,
       verdict(s.rssMaxMb <= TARGETS.rssMb),
     );
+    if (r.resourcesV8Heap) {
+      const v = r.resourcesV8Heap;
+      row(
+        `RSS, the same warm-up with V8's own heap settings (${n(v.warmSeconds, 1)} s, ${v.warmKeys} keys)`,
+        '',
+        `max ${n(v.rssMaxMb, 1)} MB`,
+        `${n(s.rssMaxMb / v.rssMaxMb)} lean ÷ V8's own`,
+        '',
+        '',
+      );
+    }
     row(
       `**idle CPU** over ${n(s.idleSeconds, 1)} s${s.alongside.length ? ` (meanwhile, in other processes: ${s.alongside.join(', ')})` : ''}`,
       '',
@@ -215,6 +241,13 @@ export function keyValues(r: BenchResults): [string, string | number][] {
       ['idle_disturbed', s.idleDisturbed ? 1 : 0],
       ['big_warm_seconds', round(s.warmSeconds, 2)],
     );
+  }
+  if (r.daemonV8Heap) {
+    kv.push(['daemon_v8_heap_keys_per_s', round(r.daemonV8Heap.keysPerSecond, 1)], ['keys_per_s_lean_vs_v8_heap', round(r.daemon.keysPerSecond / r.daemonV8Heap.keysPerSecond, 3)]);
+  }
+  if (r.resourcesV8Heap && r.resources) {
+    const v = r.resourcesV8Heap;
+    kv.push(['rss_max_mb_v8_heap', round(v.rssMaxMb, 1)], ['big_warm_seconds_v8_heap', round(v.warmSeconds, 2)], ['rss_lean_vs_v8_heap', round(r.resources.rssMaxMb / v.rssMaxMb, 3)]);
   }
   kv.push(
     ['daemon_cpu_seconds', round(r.daemon.cpuSeconds, 2)],

@@ -21,6 +21,10 @@ export interface ResourceOptions {
   redisUrl: string;
   concurrency: number;
   nodeOptions?: string;
+  /** More environment for the daemon (V8_HEAP_ENV for the comparison run). */
+  extraEnv?: Record<string, string>;
+  /** Its cache prefix. @defaultValue 'bench-big' */
+  prefix?: string;
   tmpDir: string;
   cleanup: Cleanup;
   signal: AbortSignal;
@@ -79,7 +83,7 @@ export class ResourceRun {
     this.daemon = spawnNode({
       script: CLI,
       args: ['run', '--config', configFile],
-      env: daemonEnv({ upstream: o.upstream, redisUrl: o.redisUrl, prefix: 'bench-big', concurrency: o.concurrency, nodeOptions: o.nodeOptions }),
+      env: daemonEnv({ upstream: o.upstream, redisUrl: o.redisUrl, prefix: o.prefix ?? 'bench-big', concurrency: o.concurrency, nodeOptions: o.nodeOptions }, o.extraEnv),
       cleanup: o.cleanup,
       name: 'cache-warmer run (resources)',
     });

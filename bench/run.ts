@@ -25,7 +25,7 @@ import { publish, type BenchResults, type CodeState, type ThroughputSide } from 
 import { ResourceRun, type Idle } from './resources.js';
 import { startSimulatorProcess } from './simulator-process.js';
 import { median } from './stats.js';
-import { assertClean, CLI, runOnceAll, runRateLimited, upstreamOf, type CountedTarget } from './warm-cycle.js';
+import { assertClean, CLI, runOnceAll, runRateLimited, upstreamOf, V8_HEAP_ENV, type CountedTarget } from './warm-cycle.js';
 
 const RESULTS = fileURLToPath(new URL('../../bench/results/latest.txt', import.meta.url));
 const PROFILES = fileURLToPath(new URL('../../bench/results/profiles', import.meta.url));
@@ -95,11 +95,15 @@ async function bench(o: BenchOptions, cleanup: Cleanup, interrupted: AbortSignal
   // Generous bounds: a cycle that takes this long is broken, not slow.
   const cycleTimeoutMs = 60_000 + o.projects * 100;
 
-  // 1 + 2. Plain loop and daemon, alternating (the order flips each round so that drift cancels).
+  // 1 + 2. Plain loop and daemon, alternating (the order turns each round so that drift cancels);
+  // with the heap phase, also the daemon with V8's own heap settings, for what the lean ones cost.
   const plainRuns: Parameters<typeof side>[0] = [];
   const daemonRuns: Parameters<typeof side>[0] = [];
+  const v8HeapRuns: Parameters<typeof side>[0] = [];
+  const doHeap = !o.skip.has('heap');
+  const sides = doHeap ? (['plain', 'daemon', 'v8-heap'] as const) : (['plain', 'daemon'] as const);
   for (let round = 0; round < o.rounds; round += 1) {
-    const order = round % 2 === 0 ? (['plain', 'daemon'] as const) : (['daemon', 'plain'] as const);
+    const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
     for (const which of order) {
       checkInterrupted();
       if (which === 'plain') {
@@ -114,11 +118,12 @@ async function bench(o: BenchOptions, cleanup: Cleanup, interrupted: AbortSignal
         plainRuns.push({ ...r, requests });
         progress(`round ${round + 1}/${o.rounds} plain loop: ${r.keys} keys, ${requests} requests in ${r.seconds.toFixed(2)} s → ${(r.keys / r.seconds).toFixed(0)} keys/s`);
       } else {
-        const r = await runOnceAll(target, { timeoutMs: cycleTimeoutMs, cleanup });
+        const v8Heap = which === 'v8-heap';
+        const r = await runOnceAll(target, { timeoutMs: cycleTimeoutMs, cleanup, ...(v8Heap ? { extraEnv: V8_HEAP_ENV } : {}) });
         assertClean(r, `round ${round + 1}`);
-        daemonRuns.push(r);
+        (v8Heap ? v8HeapRuns : daemonRuns).push(r);
         progress(
-          `round ${round + 1}/${o.rounds} daemon --once all: ${r.keys} keys, ${r.requests} requests in ${r.seconds.toFixed(2)} s ` +
+          `round ${round + 1}/${o.rounds} daemon --once all${v8Heap ? " (V8's own heap settings)" : ''}: ${r.keys} keys, ${r.requests} requests in ${r.seconds.toFixed(2)} s ` +
             `(${r.wallSeconds.toFixed(2)} s from outside) → ${(r.keys / r.seconds).toFixed(0)} keys/s`,
         );
       }
@@ -127,6 +132,7 @@ async function bench(o: BenchOptions, cleanup: Cleanup, interrupted: AbortSignal
   const baseline = side(plainRuns);
   const daemonSide = side(daemonRuns);
   const daemon = { ...daemonSide, keysPerSecondWithStartup: median(daemonRuns.map((r) => r.keys / r.wallSeconds)) };
+  const daemonV8Heap = v8HeapRuns.length ? side(v8HeapRuns) : undefined;
   const ratio = daemon.keysPerSecond / baseline.keysPerSecond;
   progress(`ratio_vs_plain_loop=${ratio.toFixed(3)}`);
 
@@ -180,6 +186,7 @@ async function bench(o: BenchOptions, cleanup: Cleanup, interrupted: AbortSignal
   let rate: BenchResults['rate'];
   let lag: BenchResults['lag'];
   let resources: BenchResults['resources'];
+  let resourcesV8Heap: BenchResults['resourcesV8Heap'];
   if (!doResources) {
     [rate, lag] = await both();
   } else {
@@ -205,6 +212,18 @@ async function bench(o: BenchOptions, cleanup: Cleanup, interrupted: AbortSignal
       if (doLag) alongside.push('lag phase');
     }
     const memory = await big.stop();
+    let v8Heap: BenchResults['resourcesV8Heap'];
+    if (doHeap) {
+      // The same warm-up with V8's own heap settings, on an empty cache of its own prefix.
+      checkInterrupted();
+      progress(`memory: the same warm-up with V8's own heap settings (${Object.entries(V8_HEAP_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`);
+      const again = new ResourceRun({ upstream: bigSim, projects: o.bigProjects, redisUrl: redis.url, concurrency: o.concurrency, nodeOptions: o.daemonNodeOptions, extraEnv: V8_HEAP_ENV, prefix: 'bench-big-v8', tmpDir, cleanup, signal: interrupted });
+      const warmAgain = await again.warmUp(60_000 + o.bigProjects * 100);
+      const stopped = await again.stop();
+      v8Heap = { rssMaxMb: stopped.rssMaxMb, warmSeconds: warmAgain.seconds, warmKeys: warmAgain.keys };
+      progress(`memory, V8's own heap settings: warm-up ${warmAgain.seconds.toFixed(1)} s, max RSS ${stopped.rssMaxMb.toFixed(0)} MB`);
+    }
+    resourcesV8Heap = v8Heap;
     await bigSim.stop();
     resources = {
       projects: o.bigProjects,
@@ -220,7 +239,7 @@ async function bench(o: BenchOptions, cleanup: Cleanup, interrupted: AbortSignal
   }
   await main.close();
   checkInterrupted();
-  return { options: o, code, startedAt, totalSeconds: (performance.now() - t0) / 1000, baseline, daemon, rate, lag, resources, profile };
+  return { options: o, code, startedAt, totalSeconds: (performance.now() - t0) / 1000, baseline, daemon, daemonV8Heap, rate, lag, resources, resourcesV8Heap, profile };
 }
 
 async function main(): Promise<number> {

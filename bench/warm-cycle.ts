@@ -53,6 +53,12 @@ export function daemonEnv(target: DaemonTarget, extra: Record<string, string> = 
   };
 }
 
+/**
+ * The daemon with V8's own heap sizing instead of its lean settings
+ * (src/shared/heap.ts), for the side-by-side cost of those settings.
+ */
+export const V8_HEAP_ENV: Record<string, string> = { MEMORY_HEAP_GROWTH: '0', MEMORY_SEMI_SPACE_MB: '0' };
+
 export interface OnceResult {
   exitCode: number | null;
   keys: number;

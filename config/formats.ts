@@ -6,6 +6,18 @@ import type { HostPort } from '../src/shared/redis.js';
 
 const SWITCH_WORDS = { true: true, false: false, '1': true, '0': false } as const;
 
+/** A whole number from 0 to `max`; only plain digits become a number, so that "2.5" is refused, not cut to 2. */
+function wholeNumber(max: number, unit: string) {
+  return {
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+        throw new Error(`must be a whole number from 0 to ${max} (${unit})`);
+      }
+    },
+    coerce: (value: string) => (/^\d{1,9}$/.test(value.trim()) ? Number(value.trim()) : value),
+  };
+}
+
 /**
  * convict formats. Each throws an Error whose message completes the sentence
  * "<setting> …", so that the loader can print `<source>: <setting> "<value>" <message>`.
@@ -86,6 +98,8 @@ export const formats = {
     // Only a plain integer becomes a number, so that the message quotes what was given ("9464x", not NaN).
     coerce: (value: string) => (/^\d{1,5}$/.test(value.trim()) ? Number(value.trim()) : value),
   },
+  'heap-growth': wholeNumber(1_000, 'a percentage; 0: V8’s own'),
+  'semi-space-mb': wholeNumber(256, 'MB; 0: V8’s own'),
   'listen-host': {
     validate(value: unknown) {
       // An IPv4 or IPv6 address or a host name: what server.listen() accepts, without spaces or a port.

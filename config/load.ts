@@ -65,6 +65,8 @@ export interface Config {
     /** The admin bearer token; '' when none is set (the admin routes answer 403). Re-read from its file like the upstream token. */
     adminToken(): string;
   };
+  /** V8 heap settings (src/shared/heap.ts); 0 keeps V8's own. */
+  memory: { heapGrowthPercent: number; semiSpaceMb: number };
   log: { level: string };
   jobs: Record<string, JobSettings>;
 }
@@ -199,6 +201,7 @@ export function loadConfig(options: LoadOptions): Config {
     shutdown: { graceMs },
     watchdog: { intervalMs: ms('watchdog.interval'), stuckAfterMs: ms('watchdog.stuckAfter') },
     http: { enabled: Boolean(get('http.enabled')), port: Number(get('http.port')), host: String(get('http.host')), adminToken },
+    memory: { heapGrowthPercent: Number(get('memory.heapGrowth')), semiSpaceMb: Number(get('memory.semiSpaceMb')) },
     log: { level: String(get('log.level')) },
     jobs,
   };

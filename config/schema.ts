@@ -77,6 +77,20 @@ export function buildSchema(jobNames: readonly string[]) {
       adminToken: { doc: 'Bearer token of the admin routes (POST /refresh/{job}); unset: they answer 403 (secret).', format: String, default: '', env: 'HTTP_ADMIN_TOKEN', sensitive: true },
       adminTokenFile: { doc: 'A file holding the admin token (read when HTTP_ADMIN_TOKEN is not set).', format: String, default: '', env: 'HTTP_ADMIN_TOKEN_FILE' },
     },
+    memory: {
+      heapGrowth: {
+        doc: 'How far V8 lets the heap grow past its live data before a full collection, in percent (1–1000); 0: V8’s own (up to 300 %). Ignored when node is started with --heap-growing-percent.',
+        format: 'heap-growth',
+        default: 50,
+        env: 'MEMORY_HEAP_GROWTH',
+      },
+      semiSpaceMb: {
+        doc: 'Largest semi-space of V8’s young generation, in MB (1–256, a power of 2 is kept exactly, others round up); 0: V8’s own (16 MB). Ignored when node is started with --max-semi-space-size.',
+        format: 'semi-space-mb',
+        default: 8,
+        env: 'MEMORY_SEMI_SPACE_MB',
+      },
+    },
     log: {
       level: { doc: 'pino log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'LOG_LEVEL' },
     },

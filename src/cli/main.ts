@@ -1,10 +1,13 @@
 #!/usr/bin/env node
+// First: before the other modules load (see the file).
+import './lean-start.js';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../config/load.js';
 import { loadJobs } from '../definition/load.js';
 import type { ParsedJob } from '../definition/parse.js';
 import { createLogger } from '../shared/logger.js';
+import { holdHeap } from '../shared/heap.js';
 import { ConfigError, DefinitionError, UsageError, describeError } from '../shared/errors.js';
 import { scrub } from '../shared/secrets.js';
 import { parseCommand, USAGE, type Command } from './args.js';
@@ -34,9 +37,15 @@ async function main(argv: readonly string[]): Promise<number> {
   const jobs = await loadJobs();
   const names = command.kind === 'once' ? selectJobs(jobs, command.jobs) : [];
   const config = load(jobs, command);
+  // Long-lived (run) or bulk (once) work: the heap as configured. The short
+  // admin commands keep the start-up setting, which suits them.
+  const heap = command.kind === 'run' || command.kind === 'once' ? holdHeap({ growthPercent: config.memory.heapGrowthPercent, semiSpaceMb: config.memory.semiSpaceMb }) : undefined;
   switch (command.kind) {
-    case 'run':
-      return runCommand(jobs, config, createLogger(config.log.level));
+    case 'run': {
+      const logger = createLogger(config.log.level);
+      logger.debug({ heap: heap?.applied }, 'V8 heap settings');
+      return runCommand(jobs, config, logger);
+    }
     case 'once': {
       // On a terminal: bars on stderr. When stdout is that terminal too, the
       // log lines would tear through the bars: warnings and errors are printed

@@ -68,6 +68,7 @@ describe('loadConfig defaults', () => {
       worker: { concurrency: 2, batchSize: 50, lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
       shutdown: { graceMs: 10_000 },
       watchdog: { intervalMs: 30_000, stuckAfterMs: 120_000 },
+      memory: { heapGrowthPercent: 50, semiSpaceMb: 8 },
       log: { level: 'info' },
       jobs: Object.fromEntries(
         JOBS.map((name) => [name, { enabled: true, everyMs: null, cron: null, alsoAt: undefined, ttlMs: null, emptyTtlMs: null, maxStaleMs: null }]),
@@ -338,6 +339,24 @@ describe('loadConfig errors', () => {
     // A common slip: the token in single quotes. V8's JSON.parse message quotes the text around the error.
     failure({ file: configFile(`{ "upstream": { "token": '${TOKEN}' } }`) });
     failure({ file: configFile(`{ "upstream": { "token": ${TOKEN} } }`) });
+  });
+});
+
+describe('the memory settings', () => {
+  it('reads MEMORY_HEAP_GROWTH and MEMORY_SEMI_SPACE_MB, 0 meaning V8’s own', () => {
+    expect(load({ env: { ...ENV, MEMORY_HEAP_GROWTH: '30', MEMORY_SEMI_SPACE_MB: '2' } }).memory).toStrictEqual({ heapGrowthPercent: 30, semiSpaceMb: 2 });
+    expect(load({ env: { ...ENV, MEMORY_HEAP_GROWTH: '0', MEMORY_SEMI_SPACE_MB: '0' } }).memory).toStrictEqual({ heapGrowthPercent: 0, semiSpaceMb: 0 });
+    expect(load({ file: configFile({ memory: { heapGrowth: 30 } }) }).memory.heapGrowthPercent).toBe(30);
+  });
+
+  it('rejects a value that is not a whole number or is out of range, naming the setting', () => {
+    for (const [name, value] of [['MEMORY_HEAP_GROWTH', '-5'], ['MEMORY_HEAP_GROWTH', '5000'], ['MEMORY_HEAP_GROWTH', 'lots'], ['MEMORY_SEMI_SPACE_MB', '2.5'], ['MEMORY_SEMI_SPACE_MB', '512']] as const) {
+      const message = failure({ env: { ...ENV, [name]: value } });
+      expect(message, `${name}=${value}`).toContain(name);
+      expect(message, `${name}=${value}`).toContain(value);
+      expect(message, `${name}=${value}`).toMatch(/must be a whole number from 0 to (1000|256)/);
+    }
+    expect(failure({ file: configFile({ memory: { semiSpaceMb: 1.5 } }) })).toMatch(/memory\.semiSpaceMb.*must be a whole number from 0 to 256/);
   });
 });
 

@@ -1,0 +1,92 @@
+/**
+ * What keeps the daemon's memory flat: requests that leave nothing behind on
+ * long-lived objects, and V8 heap settings applied at run time (issue 4).
+ * The heap settings are process-wide, so they are tried in child processes.
+ */
+import { execFile } from 'node:child_process';
+import { getEventListeners } from 'node:events';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { harnessPerTest } from '../support/harness.js';
+
+const create = harnessPerTest({ projects: 12 });
+const run = promisify(execFile);
+
+/** The set in which Node 20 keeps the signals AbortSignal.any() derived from a signal; absent on other versions. */
+function dependants(signal: AbortSignal): number {
+  const symbol = Object.getOwnPropertySymbols(signal).find((s) => s.description === 'kDependantSignals');
+  const set = symbol ? (signal as unknown as Record<symbol, { size?: number } | undefined>)[symbol] : undefined;
+  return set?.size ?? 0;
+}
+
+describe('requests of a long-lived daemon', () => {
+  it('leave no listener and no derived signal on the shutdown signal, however many were made', async () => {
+    const h = await create();
+    const shutdown = h.runtime.abort.signal;
+    const before = { listeners: getEventListeners(shutdown, 'abort').length, dependants: dependants(shutdown) };
+    for (const job of ['projects-list', 'topics', 'leaderboards']) {
+      const result = await h.run(job);
+      expect(result.error, job).toBeUndefined();
+    }
+    expect(h.sim.count()).toBeGreaterThan(30);
+    expect({ listeners: getEventListeners(shutdown, 'abort').length, dependants: dependants(shutdown) }).toEqual(before);
+  });
+
+  it('are still abandoned at shutdown once the per-request listener is gone', async () => {
+    const h = await create({ simulator: { latencyMs: 5_000 } });
+    const pending = h.run('projects-list');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    h.runtime.abort.abort();
+    const started = Date.now();
+    const result = await pending;
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(result.error?.message).toMatch(/ERR_ABORTED|shutting down/);
+  });
+});
+
+const HEAP = pathToFileURL(fileURLToPath(new URL('../../dist/src/shared/heap.js', import.meta.url))).href;
+
+/**
+ * A child that applies `settings` and then allocates like the daemon warming:
+ * many short-lived objects, a rolling window of survivors (which makes V8 grow
+ * its young generation). Prints what was applied and the largest semi-space seen.
+ */
+const CHURN = `
+const { holdHeap, semiSpaceBytes } = await import(${JSON.stringify(HEAP)});
+const { applied, stop } = holdHeap(JSON.parse(process.argv[1]));
+const keep = [];
+let max = 0;
+for (let round = 0; round < 300; round += 1) {
+  const batch = [];
+  for (let i = 0; i < 3000; i += 1) batch.push({ round, i, text: 'value ' + i + ' of ' + round });
+  keep.push(batch);
+  if (keep.length > 30) keep.shift();
+  await new Promise((resolve) => setImmediate(resolve));
+  max = Math.max(max, semiSpaceBytes());
+}
+stop();
+console.log(JSON.stringify({ applied, maxSemiMb: max / 1048576 }));
+`;
+
+async function churn(settings: { growthPercent: number; semiSpaceMb: number }, nodeFlags: string[] = []): Promise<{ applied: Record<string, unknown>; maxSemiMb: number }> {
+  const { stdout } = await run(process.execPath, [...nodeFlags, '--input-type=module', '-e', CHURN, JSON.stringify(settings)], { timeout: 60_000, env: { PATH: process.env.PATH ?? '' } });
+  return JSON.parse(stdout.trim()) as { applied: Record<string, unknown>; maxSemiMb: number };
+}
+
+describe('V8 heap settings', () => {
+  it('hold the young generation at its configured semi-space size, where V8 alone grows it to 16 MB', async () => {
+    const [held, v8Own] = await Promise.all([churn({ growthPercent: 20, semiSpaceMb: 2 }), churn({ growthPercent: 0, semiSpaceMb: 0 })]);
+    expect(held.applied).toEqual({ growthPercent: 20, semiSpaceMb: 2 });
+    expect(held.maxSemiMb).toBeGreaterThan(1);
+    expect(held.maxSemiMb).toBeLessThanOrEqual(2);
+    expect(v8Own.applied).toEqual({ growthPercent: 'v8', semiSpaceMb: 'v8' });
+    expect(v8Own.maxSemiMb).toBeGreaterThanOrEqual(8);
+  });
+
+  it('leave a size given to node on its command line alone', async () => {
+    const result = await churn({ growthPercent: 20, semiSpaceMb: 2 }, ['--max-semi-space-size=8', '--heap-growing-percent=50']);
+    expect(result.applied).toEqual({ growthPercent: 'flag', semiSpaceMb: 'flag' });
+    expect(result.maxSemiMb).toBeGreaterThan(2);
+  });
+});
