@@ -25,7 +25,7 @@ export interface BenchOptions {
   /**
    * One phase at a time. By default the rate-limited cycle and the lag phase
    * run beside each other inside the idle-CPU window of the memory run (after
-   * its warm-up), to keep the default run near 6 minutes on 2 cores. @defaultValue false
+   * its warm-up), to keep the default run near 7 minutes on 2 cores. @defaultValue false
    */
   serial: boolean;
   /** NODE_OPTIONS for every daemon process, e.g. `--max-old-space-size=96` to see what a heap cap does. @defaultValue '' */

@@ -99,7 +99,7 @@ export function markdown(r: BenchResults): string {
       `keys/s of the daemon with V8's own heap settings (rounds ${v.rounds.map((x) => n(x, 0)).join(', ')}; CPU ${n(v.cpuSeconds, 1)} s)`,
       '',
       n(v.keysPerSecond, 0),
-      `${n(d.keysPerSecond / v.keysPerSecond)} lean ÷ V8's own`,
+      `${n(d.keysPerSecond / v.keysPerSecond)} default ÷ V8's own`,
       '',
       '',
     );
@@ -139,7 +139,7 @@ export function markdown(r: BenchResults): string {
         `RSS, the same warm-up with V8's own heap settings (${n(v.warmSeconds, 1)} s, ${v.warmKeys} keys)`,
         '',
         `max ${n(v.rssMaxMb, 1)} MB`,
-        `${n(s.rssMaxMb / v.rssMaxMb)} lean ÷ V8's own`,
+        `${n(s.rssMaxMb / v.rssMaxMb)} default ÷ V8's own`,
         '',
         '',
       );
@@ -243,11 +243,11 @@ export function keyValues(r: BenchResults): [string, string | number][] {
     );
   }
   if (r.daemonV8Heap) {
-    kv.push(['daemon_v8_heap_keys_per_s', round(r.daemonV8Heap.keysPerSecond, 1)], ['keys_per_s_lean_vs_v8_heap', round(r.daemon.keysPerSecond / r.daemonV8Heap.keysPerSecond, 3)]);
+    kv.push(['daemon_v8_heap_keys_per_s', round(r.daemonV8Heap.keysPerSecond, 1)], ['keys_per_s_default_vs_v8_heap', round(r.daemon.keysPerSecond / r.daemonV8Heap.keysPerSecond, 3)]);
   }
   if (r.resourcesV8Heap && r.resources) {
     const v = r.resourcesV8Heap;
-    kv.push(['rss_max_mb_v8_heap', round(v.rssMaxMb, 1)], ['big_warm_seconds_v8_heap', round(v.warmSeconds, 2)], ['rss_lean_vs_v8_heap', round(r.resources.rssMaxMb / v.rssMaxMb, 3)]);
+    kv.push(['rss_max_mb_v8_heap', round(v.rssMaxMb, 1)], ['big_warm_seconds_v8_heap', round(v.warmSeconds, 2)], ['rss_default_vs_v8_heap', round(r.resources.rssMaxMb / v.rssMaxMb, 3)]);
   }
   kv.push(
     ['daemon_cpu_seconds', round(r.daemon.cpuSeconds, 2)],

@@ -99,7 +99,13 @@ export const formats = {
     coerce: (value: string) => (/^\d{1,5}$/.test(value.trim()) ? Number(value.trim()) : value),
   },
   'heap-growth': wholeNumber(1_000, 'a percentage; 0: V8’s own'),
-  'semi-space-mb': wholeNumber(256, 'MB; 0: V8’s own'),
+  'semi-space-mb': {
+    // V8 doubles a semi-space from 1 MB up to 16 MB: other sizes cannot be held.
+    validate(value: unknown) {
+      if (typeof value !== 'number' || ![0, 1, 2, 4, 8, 16].includes(value)) throw new Error('must be 1, 2, 4, 8 or 16 (MB), or 0 for V8’s own');
+    },
+    coerce: (value: string) => (/^\d{1,3}$/.test(value.trim()) ? Number(value.trim()) : value),
+  },
   'listen-host': {
     validate(value: unknown) {
       // An IPv4 or IPv6 address or a host name: what server.listen() accepts, without spaces or a port.

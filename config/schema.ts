@@ -85,7 +85,7 @@ export function buildSchema(jobNames: readonly string[]) {
         env: 'MEMORY_HEAP_GROWTH',
       },
       semiSpaceMb: {
-        doc: 'Largest semi-space of V8’s young generation, in MB (1–256, a power of 2 is kept exactly, others round up); 0: V8’s own (16 MB). Ignored when node is started with --max-semi-space-size.',
+        doc: 'Largest semi-space of V8’s young generation, in MB: 1, 2, 4, 8 or 16; 0: V8’s own (16 MB). Ignored when node is started with --max-semi-space-size.',
         format: 'semi-space-mb',
         default: 8,
         env: 'MEMORY_SEMI_SPACE_MB',

@@ -33,11 +33,12 @@ export interface HeapSettings {
 /** V8's default growth factor of the young generation (`--semi-space-growth-factor`). */
 const V8_SEMI_SPACE_GROWTH = 2;
 
-/** The flags node was started with: command line and NODE_OPTIONS. */
+/** The flags node was started with (command line and NODE_OPTIONS), spelt with dashes: V8 takes `--max_semi_space_size` too. */
 function startFlags(): string {
-  return `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  return `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`.replace(/--[\w-]+/g, (flag) => flag.replace(/_/g, '-'));
 }
 
+/** `--max-heap-size` counts: V8 derives the young generation's size from it. */
 const youngGenerationSetAtStart = () => /--(max-semi-space-size|semi-space-growth-factor|max-heap-size)\b/.test(startFlags());
 
 /**
@@ -59,10 +60,13 @@ export interface HeapApplied {
 
 /**
  * Applies `settings` and keeps the young generation at its cap: V8 doubles a
- * semi-space when many objects survive a scavenge (1, 2, 4 … MB); after each
- * collection the growth factor is set to 1 once the cap is reached and back
- * to V8's 2 while below it (V8 also shrinks it when idle). The same as
- * `--max-semi-space-size`, which V8 reads only at start. Returns a stop function.
+ * semi-space when many objects survive a scavenge (1, 2, 4 … 16 MB); after
+ * each collection the growth factor is set to 1 once the cap is reached and
+ * back to V8's 2 while below it (V8 also shrinks it when idle). A soft cap,
+ * unlike `--max-semi-space-size`, which V8 reads only at start: collections
+ * are reported to the observer after the fact, so a burst of several within
+ * one turn of the event loop can double the size past the cap, until V8
+ * shrinks it again. Returns a stop function.
  */
 export function holdHeap(settings: HeapSettings): { applied: HeapApplied; stop: () => void } {
   const flags = startFlags();

@@ -1,4 +1,3 @@
-import { addAbortListener } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import got, { type Got } from 'got';
 import { UpstreamError, envelopeError, isThrottle } from './errors.js';
@@ -164,9 +163,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     let deadlineHit = false;
     const deadline = setTimeout(() => {
       deadlineHit = true;
-      controller.abort(new Error(`deadline of ${o.deadlineMs} ms`));
+      controller.abort(new DOMException(`deadline of ${o.deadlineMs} ms`, 'TimeoutError'));
     }, o.deadlineMs);
-    const shutdown = o.signal ? addAbortListener(o.signal, () => controller.abort(o.signal?.reason)) : undefined;
+    const onShutdown = () => controller.abort(o.signal?.reason);
+    o.signal?.addEventListener('abort', onShutdown, { once: true });
     let tooLarge = false;
     let response;
     try {
@@ -207,7 +207,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       throw translated;
     } finally {
       clearTimeout(deadline);
-      shutdown?.[Symbol.dispose]();
+      o.signal?.removeEventListener('abort', onShutdown);
     }
     if (response.statusCode >= 300) {
       throw new UpstreamError('ERR_UPSTREAM_HTTP', `${route}: HTTP ${response.statusCode} redirect not followed`, { status: response.statusCode });

@@ -40,8 +40,8 @@ export async function listProjects(provider: JobPlan | undefined, context: Proje
   const all = new Set<string>();
   for (const scope of context.scopes) {
     const listKey = projectListKey(plan, scope, context.cache.prefix);
-    let value = await context.cache.readJson(listKey);
-    if (value === undefined) value = await fetchListOnce(listKey, context.cache, () => fetchList(plan, scope, key, context));
+    // The read is shared too: a caller that read "not warm" just before another finished fetching would fetch again.
+    const value = await sharedWhileInFlight(listKey, context.cache, async () => (await context.cache.readJson(listKey)) ?? fetchList(plan, scope, key, context));
     for (const id of ids(value ?? {})) if (isIdString(id)) all.add(id);
   }
   const gone = await context.cache.goneProjects(internalKeys.goneProjects(context.cache.prefix));
@@ -55,15 +55,16 @@ async function fetchList(plan: JobPlan, scope: string, key: string, context: Pro
 }
 
 /**
- * Fetches of a list that is not warm yet, in flight, per cache store: on a
- * cold start every per-project job's first run wants the same list at the
- * same moment. Each fetching it would page through the whole list once per
- * job, holding every page (measured with 10,000 projects: 4 extra copies,
- * the daemon's memory peak) and spending the rate limit four times over.
+ * Reads (and, when not warm yet, fetches) of a list in flight, per cache
+ * store: on a cold start every per-project job's first run wants the same
+ * list at the same moment. Each fetching it would page through the whole list
+ * once per job, holding every page (with 10,000 projects, the largest live
+ * heap of the warm-up) and spending the rate limit four times over. Shared
+ * only while in flight: a failure is not remembered, the next run tries again.
  */
 const listsInFlight = new WeakMap<CacheStore, Map<string, Promise<unknown>>>();
 
-function fetchListOnce(listKey: string, cache: CacheStore, fetch: () => Promise<unknown>): Promise<unknown> {
+function sharedWhileInFlight(listKey: string, cache: CacheStore, fetch: () => Promise<unknown>): Promise<unknown> {
   let inFlight = listsInFlight.get(cache);
   if (!inFlight) listsInFlight.set(cache, (inFlight = new Map()));
   const running = inFlight.get(listKey);

@@ -326,6 +326,17 @@ describe('fan-out', () => {
     expect(h.sim.count('projects')).toBe(1);
   });
 
+  it('a failed shared fetch of the list fails every waiting job, and the next run fetches it again', async () => {
+    const h = await create({ simulator: { latencyMs: 30 } });
+    h.sim.fault({ route: 'projects', kind: 'envelope', code: 14210, times: 1 });
+    const results = await Promise.all(['project-stats', 'topics'].map((job) => h.run(job)));
+    for (const result of results) expect(result.ok).toBe(false);
+    expect(h.sim.count('projects')).toBe(1);
+
+    await runOk(h, 'topics');
+    expect(h.sim.count('projects')).toBe(2);
+  });
+
   it('a per-project job follows the warm list without asking the upstream for it again', async () => {
     const h = await create();
     await warmList(h);
