@@ -15,10 +15,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { internalKeys } from '../../src/cache/keys.js';
 import { eventually, spawnCli, type DaemonProcess } from '../support/daemon.js';
-import { newPrefix } from '../support/redis.js';
+import { newPrefix, scanAll } from '../support/redis.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { freePort } from '../support/redis-server.js';
 import { startSimulator, type Simulator } from '../support/simulator/server.js';
@@ -83,19 +83,6 @@ function clusterClient(c: RedisCluster): Cluster {
   client.on('error', () => undefined);
   client.on('node error', () => undefined);
   return client;
-}
-
-/** Every key a master holds whose name starts with `start`, by SCAN (MATCH is a glob: braces are literal). */
-async function scanNode(node: Redis, match: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  for (let i = 0; i < 10_000; i += 1) {
-    const [next, batch] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-    if (cursor === '0') break;
-  }
-  return keys;
 }
 
 const masterPorts = (client: Cluster) => client.nodes('master').map((n) => n.options.port!);
@@ -189,7 +176,7 @@ describe('three daemon replicas on a Redis Cluster (3 masters, 1 replica each)',
     const slotOf = async (key: string) => Number(await c.cluster('KEYSLOT', key));
 
     // BullMQ: every key under its prefix, wherever it is.
-    const bullPerMaster = await Promise.all(masters.map((node) => scanNode(node, `${bullPrefix}:*`)));
+    const bullPerMaster = await Promise.all(masters.map((node) => scanAll(node, `${bullPrefix}:*`)));
     const bullKeys = bullPerMaster.flat();
     expect(bullKeys.length, `keys under ${bullPrefix}`).toBeGreaterThan(0);
     expect(bullPerMaster.filter((keys) => keys.length > 0), 'masters holding BullMQ keys').toHaveLength(1);

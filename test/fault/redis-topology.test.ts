@@ -9,25 +9,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { DaemonProcess } from '../support/daemon.js';
+import { scanAll } from '../support/redis.js';
 import { freePort } from '../support/redis-server.js';
 import { dumpAll, faultWorldPerTest, logsWith, makeTlsFiles, waitFresh, type FaultWorld } from '../support/fault-world.js';
 
 const world = faultWorldPerTest();
 
 const EVICTION_WARNING = 'maxmemory-policy is not noeviction';
-
-/** Every key of a server, by SCAN. */
-async function allKeys(redis: Redis): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  for (let i = 0; i < 10_000; i += 1) {
-    const [next, batch] = await redis.scan(cursor, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-    if (cursor === '0') break;
-  }
-  return keys.sort();
-}
 
 /** A password with characters that URLs must encode, so both spellings are searched for. */
 function newPassword(): string {
@@ -59,8 +47,8 @@ describe('queue and cache on separate Redis instances', () => {
     await waitFresh(w, cacheAdmin, 0, 15_000);
     await daemon.waitForLog((l) => l.msg === 'refresh done' && l.job === 'topics', 5_000);
 
-    const queueKeys = await allKeys(queueAdmin);
-    const cacheKeys = await allKeys(cacheAdmin);
+    const queueKeys = (await scanAll(queueAdmin)).sort();
+    const cacheKeys = (await scanAll(cacheAdmin)).sort();
     const p = w.prefix;
     expect(queueKeys).toEqual(expect.arrayContaining([`{${p}}:bull:cache-warmer:repeat`, `{${p}}:status:topics`, `{${p}}:status:projects-list`]));
     expect(queueKeys.filter((k) => !k.startsWith(`{${p}}:bull:`) && !k.startsWith(`{${p}}:status:`))).toEqual([]);

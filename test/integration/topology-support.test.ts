@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
+import { scanAll } from '../support/redis.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { startRedisSentinel, type RedisSentinel } from '../support/redis-sentinel.js';
 
@@ -37,18 +38,6 @@ async function untilOk<T>(attempt: () => Promise<T>, timeoutMs: number, what: st
     }
   }
   throw new Error(`${what} did not succeed within ${timeoutMs} ms: ${(lastError as Error)?.message}`, { cause: lastError });
-}
-
-async function scanAll(node: Redis, match: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  for (let i = 0; i < 10_000; i += 1) {
-    const [next, batch] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-    if (cursor === '0') break;
-  }
-  return keys;
 }
 
 describe('options', () => {

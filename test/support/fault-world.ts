@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterEach, expect } from 'vitest';
 import { spawnCli, type DaemonProcess, type LogLine } from './daemon.js';
+import { scanAll } from './redis.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { startSimulator, type Simulator } from './simulator/server.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -242,13 +243,7 @@ export async function waitReconnected(redis: Redis, since: number, timeoutMs: nu
 /** Every key and value in a server's database 0, as text: for grepping secrets. */
 export async function dumpAll(redis: Redis): Promise<string> {
   const parts: string[] = [];
-  let cursor = '0';
-  for (let i = 0; i < 10_000; i += 1) {
-    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
-    for (const key of keys) parts.push(key, await dumpValue(redis, key));
-    cursor = next;
-    if (cursor === '0') break;
-  }
+  for (const key of await scanAll(redis)) parts.push(key, await dumpValue(redis, key));
   return parts.join('\n');
 }
 

@@ -13,20 +13,25 @@ export function newPrefix(): string {
 }
 
 /**
- * Every key of a prefix, by SCAN (never KEYS): the warmed keys under
- * `prefix:` and the internal ones under its hash tag `{prefix}:`.
+ * Every key one server holds that matches a glob, by SCAN (never KEYS), with
+ * ioredis's scanStream; bounded, so a server that never ends its cursor fails the test.
+ */
+export async function scanAll(node: Redis, match = '*'): Promise<string[]> {
+  const keys: string[] = [];
+  let batches = 0;
+  for await (const batch of node.scanStream({ match, count: 1000 }) as AsyncIterable<string[]>) {
+    keys.push(...batch);
+    if ((batches += 1) > 10_000) throw new Error(`SCAN ${match} did not end within 10,000 batches`);
+  }
+  return keys;
+}
+
+/**
+ * Every key of a prefix: the warmed keys under `prefix:` and the internal
+ * ones under its hash tag `{prefix}:`.
  */
 export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for (const match of [`${prefix}:*`, `{${prefix}}:*`]) {
-    let cursor = '0';
-    for (let i = 0; i < 10_000; i += 1) {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-      keys.push(...batch);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-  }
+  const keys = [...(await scanAll(redis, `${prefix}:*`)), ...(await scanAll(redis, `{${prefix}}:*`))];
   return keys.sort();
 }
 
