@@ -4,6 +4,9 @@
  * The heap settings are process-wide, so they are tried in child processes.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getEventListeners } from 'node:events';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -96,6 +99,24 @@ describe('V8 heap settings', () => {
     for (const result of [dashes, underscores]) {
       expect(result.applied).toEqual({ growthPercent: 'flag', semiSpaceMb: 'flag' });
       expect(result.maxSemiMb).toBeGreaterThan(2);
+    }
+  });
+
+  it('the CLI entry keeps the young generation at 1 MB while the program loads, which V8 alone grows to several', { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cw-semi-'));
+    try {
+      // Prints the semi-space size as the process exits: after `--version` has loaded every module of the program.
+      const probe = join(dir, 'probe.mjs');
+      writeFileSync(probe, "import v8 from 'node:v8';\nprocess.on('exit', () => process.stderr.write('SEMI ' + v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 + '\\n'));\n");
+      const semiAfterLoading = async (entry: string) => {
+        const { stderr } = await run(process.execPath, ['--import', probe, fileURLToPath(new URL(`../../dist/src/cli/${entry}`, import.meta.url)), '--version'], { timeout: 60_000, env: { PATH: process.env.PATH ?? '' } });
+        return Number(/SEMI (\d+)/.exec(stderr)?.[1]) / 1048576;
+      };
+      const [entry, programAlone] = await Promise.all([semiAfterLoading('main.js'), semiAfterLoading('program.js')]);
+      expect(entry).toBe(1);
+      expect(programAlone).toBeGreaterThan(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
