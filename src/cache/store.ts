@@ -16,8 +16,8 @@ export interface WriteTotals {
 
 /**
  * The only place that reads or writes warmed keys. Writes are `SET key value
- * EX ttl`, sent as one batch (a pipeline; per master on a cluster): a round
- * trip per batch, not per key.
+ * EX ttl`, pipelined (per master on a cluster) in round trips of
+ * BATCH_ROUND_TRIP commands: a round trip per 200 keys, not per key.
  * A value is serialised before anything is sent, so a bad value cannot leave
  * a half-written batch behind.
  */

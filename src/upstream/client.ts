@@ -139,6 +139,15 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     },
   });
 
+  // Shutdown aborts every request in flight through one listener: a listener
+  // per request on the long-lived signal would pass its limit of 10 at the
+  // 11th concurrent request (MaxListenersExceededWarning on stderr).
+  const inFlight = new Set<AbortController>();
+  const abortAll = () => {
+    for (const controller of inFlight) controller.abort(o.signal?.reason);
+  };
+  o.signal?.addEventListener('abort', abortAll, { once: true });
+
   async function get(request: UpstreamRequest, requestOptions: RequestOptions = {}): Promise<UpstreamAnswer> {
     const route = `GET ${request.path}`;
     const token = options.token();
@@ -158,15 +167,14 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     // every call adds an entry to the long-lived shutdown signal's set of
     // dependants that is never removed (measured: 500,000 calls, 500,000
     // entries, +30 MB of heap), a leak of about 60 bytes per request in a
-    // daemon that makes millions. The timer and the listener end with the request.
+    // daemon that makes millions. The timer and the membership end with the request.
     const controller = new AbortController();
     let deadlineHit = false;
     const deadline = setTimeout(() => {
       deadlineHit = true;
       controller.abort(new DOMException(`deadline of ${o.deadlineMs} ms`, 'TimeoutError'));
     }, o.deadlineMs);
-    const onShutdown = () => controller.abort(o.signal?.reason);
-    o.signal?.addEventListener('abort', onShutdown, { once: true });
+    inFlight.add(controller);
     let tooLarge = false;
     let response;
     try {
@@ -207,7 +215,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       throw translated;
     } finally {
       clearTimeout(deadline);
-      o.signal?.removeEventListener('abort', onShutdown);
+      inFlight.delete(controller);
     }
     if (response.statusCode >= 300) {
       throw new UpstreamError('ERR_UPSTREAM_HTTP', `${route}: HTTP ${response.statusCode} redirect not followed`, { status: response.statusCode });

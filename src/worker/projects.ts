@@ -3,7 +3,7 @@ import { internalKeys } from '../cache/keys.js';
 import type { JobPlan } from '../definition/parse.js';
 import { isIdString } from '../shared/ids.js';
 import { WarmerError } from '../shared/errors.js';
-import { fetchUnit, toEntries, unitContext, type UnitFetchContext } from './units.js';
+import { fetchUnit, toEntries, unitContext, type FetchedUnit, type UnitFetchContext } from './units.js';
 import type { Upstream } from '../upstream/client.js';
 
 export interface ProjectSourceContext {
@@ -41,7 +41,8 @@ export async function listProjects(provider: JobPlan | undefined, context: Proje
   for (const scope of context.scopes) {
     const listKey = projectListKey(plan, scope, context.cache.prefix);
     // The read is shared too: a caller that read "not warm" just before another finished fetching would fetch again.
-    const value = await sharedWhileInFlight(listKey, context.cache, async () => (await context.cache.readJson(listKey)) ?? fetchList(plan, scope, key, context));
+    const { fetched } = sharedWhileInFlight(`read ${listKey}`, context.cache, async () => (await context.cache.readJson(listKey)) ?? fetchList(plan, scope, key, context));
+    const value = await fetched;
     for (const id of ids(value ?? {})) if (isIdString(id)) all.add(id);
   }
   const gone = await context.cache.goneProjects(internalKeys.goneProjects(context.cache.prefix));
@@ -49,29 +50,49 @@ export async function listProjects(provider: JobPlan | undefined, context: Proje
 }
 
 async function fetchList(plan: JobPlan, scope: string, key: string, context: ProjectSourceContext): Promise<unknown> {
-  const { entries, outputs } = await fetchUnit(plan, { variant: scope }, { ...context, now: new Date() });
-  await context.cache.write(entries);
+  const { fetched, started } = fetchProviderScope(plan, scope, { ...context, now: new Date() });
+  const { entries, outputs } = await fetched;
+  // Joined the projects-list run's own fetch of this scope: that run writes the entries.
+  if (started) await context.cache.write(entries);
   return outputs.find((o) => o.key === key)?.value;
 }
 
 /**
- * Reads (and, when not warm yet, fetches) of a list in flight, per cache
- * store: on a cold start every per-project job's first run wants the same
- * list at the same moment. Each fetching it would page through the whole list
- * once per job, holding every page (with 10,000 projects, the largest live
- * heap of the warm-up) and spending the rate limit four times over. Shared
- * only while in flight: a failure is not remembered, the next run tries again.
+ * Fetches one scope of the provider's list (one unit of the projects-list
+ * job), sharing a fetch of the same scope already in flight in this process.
+ * On a cold start the projects-list run and the per-project jobs' first runs
+ * all want the ongoing list at the same moment: one fetch, not two, holding
+ * one copy of every page and spending the rate limit once. `started` says
+ * whether this call sent it (and so owns writing it).
  */
-const listsInFlight = new WeakMap<CacheStore, Map<string, Promise<unknown>>>();
+export function fetchProviderScope(plan: JobPlan, scope: string, context: UnitFetchContext): { fetched: Promise<FetchedUnit>; started: boolean } {
+  const listKey = projectListKey(plan, scope, context.cache.prefix);
+  return sharedWhileInFlight(`fetch ${listKey}`, context.cache, () => fetchUnit(plan, { variant: scope }, context));
+}
 
-function sharedWhileInFlight(listKey: string, cache: CacheStore, fetch: () => Promise<unknown>): Promise<unknown> {
-  let inFlight = listsInFlight.get(cache);
-  if (!inFlight) listsInFlight.set(cache, (inFlight = new Map()));
-  const running = inFlight.get(listKey);
-  if (running) return running;
-  const fetching = fetch().finally(() => inFlight.delete(listKey));
-  inFlight.set(listKey, fetching);
-  return fetching;
+/** Whether a unit of `plan` is one scope of the provider's list (fetched through fetchProviderScope). */
+export function isProviderScope(plan: JobPlan, unit: { projectId?: string; variant?: string }): unit is { variant: string } {
+  return plan.job.providesProjects !== undefined && unit.projectId === undefined && unit.variant !== undefined;
+}
+
+/**
+ * Reads and fetches of a list in flight, per cache store and key: on a cold
+ * start every per-project job's first run wants the same list at the same
+ * moment. Each fetching it would page through the whole list once per job,
+ * holding every page (with 10,000 projects, the largest live heap of the
+ * warm-up) and spending the rate limit four times over. Shared only while in
+ * flight: a failure is not remembered, the next run tries again.
+ */
+const inFlight = new WeakMap<CacheStore, Map<string, Promise<unknown>>>();
+
+function sharedWhileInFlight<T>(key: string, cache: CacheStore, start: () => Promise<T>): { fetched: Promise<T>; started: boolean } {
+  let running = inFlight.get(cache);
+  if (!running) inFlight.set(cache, (running = new Map()));
+  const joined = running.get(key) as Promise<T> | undefined;
+  if (joined) return { fetched: joined, started: false };
+  const fetched = start().finally(() => running.delete(key));
+  running.set(key, fetched);
+  return { fetched, started: true };
 }
 
 /** Asks the project's detail whether it was deleted (an empty answer elsewhere may be a glitch). */

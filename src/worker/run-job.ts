@@ -8,7 +8,7 @@ import type { StatusStore, RunRecord } from '../status/store.js';
 import type { JobPlan } from '../definition/parse.js';
 import { PartialRefreshError, describeError, isWarmerError } from '../shared/errors.js';
 import { describeUnit, fetchUnit, ProjectGoneError, type Unit } from './units.js';
-import { isProjectGone, listProjects, markProjectGone } from './projects.js';
+import { fetchProviderScope, isProjectGone, isProviderScope, listProjects, markProjectGone } from './projects.js';
 import { serveStale } from './stale.js';
 import { horizonForCadence } from '../limit/upstream-limiter.js';
 
@@ -125,7 +125,8 @@ export async function refreshUnits(plan: JobPlan, units: readonly Unit[], contex
           return;
         }
         try {
-          const { entries } = await fetchUnit(plan, unit, fetchContext);
+          // A scope of the projects list may already be in flight for another job's cold start: joined, not fetched twice.
+          const { entries } = await (isProviderScope(plan, unit) ? fetchProviderScope(plan, unit.variant, fetchContext).fetched : fetchUnit(plan, unit, fetchContext));
           writer.add(entries);
           outcome.itemsOk += 1;
           ended('ok');

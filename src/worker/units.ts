@@ -52,12 +52,18 @@ function isEmptyObject(value: unknown): boolean {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 }
 
+/** One unit, fetched and validated: its cache entries and the outputs they were built from. */
+export interface FetchedUnit {
+  entries: CacheEntry[];
+  outputs: Output[];
+}
+
 /**
  * Fetches every page of one unit, validates each against the job's schema and
  * maps the pages to cache entries. Nothing is written here: a unit whose last
  * page fails leaves no partial value behind.
  */
-export async function fetchUnit(plan: JobPlan, unit: Unit, context: UnitFetchContext): Promise<{ entries: CacheEntry[]; outputs: Output[] }> {
+export async function fetchUnit(plan: JobPlan, unit: Unit, context: UnitFetchContext): Promise<FetchedUnit> {
   const { job } = plan;
   const ctx = unitContext(context, unit);
   const first = job.request(ctx);

@@ -326,6 +326,20 @@ describe('fan-out', () => {
     expect(h.sim.count('projects')).toBe(1);
   });
 
+  it('projects-list and a per-project job started together on an empty cache fetch each scope once between them', async () => {
+    const h = await create({ simulator: { latencyMs: 30 } });
+    const [list, topics] = await Promise.all([runOk(h, 'projects-list'), runOk(h, 'topics')]);
+    expect(h.sim.requests.filter((r) => r.route === 'projects').map((r) => r.query.scope).sort()).toEqual(['closed', 'ongoing', 'over']);
+    // projects-list still reports (and wrote) every key of its three scopes.
+    expect(list.result.keysWritten).toBe(SCOPES.length + h.sim.data.projects.length);
+    expect(topics.result.itemsOk).toBe(listed(h, 'ongoing').length);
+    const keys = await h.cacheKeys();
+    for (const scope of SCOPES) expect(keys).toContain(h.key('projects', 'list', scope));
+    for (const p of listed(h, 'ongoing')) {
+      for (const suffix of ['info', 'topics']) expect(keys).toContain(h.key('project', p.checkin_id, suffix));
+    }
+  });
+
   it('a failed shared fetch of the list fails every waiting job, and the next run fetches it again', async () => {
     const h = await create({ simulator: { latencyMs: 30 } });
     h.sim.fault({ route: 'projects', kind: 'envelope', code: 14210, times: 1 });

@@ -37,6 +37,27 @@ describe('requests of a long-lived daemon', () => {
     expect({ listeners: getEventListeners(shutdown, 'abort').length, dependants: dependants(shutdown) }).toEqual(before);
   });
 
+  it('share one shutdown listener however many are in flight (no MaxListenersExceededWarning past 10)', async () => {
+    const h = await create({ projects: 40, simulator: { latencyMs: 300 }, env: { UPSTREAM_CONCURRENCY: '30' } });
+    const list = await h.run('projects-list');
+    expect(list.error).toBeUndefined();
+    const shutdown = h.runtime.abort.signal;
+    const before = getEventListeners(shutdown, 'abort').length;
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      h.sim.resetRequests();
+      const pending = h.run('topics');
+      await waitFor('12 topics requests in flight', () => h.sim.count('topics') >= 12 || undefined);
+      expect(getEventListeners(shutdown, 'abort').length).toBe(before);
+      expect((await pending).error).toBeUndefined();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('are abandoned with ERR_ABORTED at shutdown while in flight, long before their deadline', async () => {
     const h = await create({ simulator: { latencyMs: 5_000 } });
     const pending = h.run('projects-list');
