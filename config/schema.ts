@@ -48,7 +48,7 @@ export function buildSchema(jobNames: readonly string[]) {
       retries: { doc: 'Retries of one request after a 5xx, reset or timeout.', format: 'nat', default: 2, env: 'UPSTREAM_RETRIES' },
       maxBodyBytes: { doc: 'Largest body accepted, counted after decompression.', format: 'nat', default: 10 * 1024 * 1024, env: 'UPSTREAM_MAX_BODY_BYTES' },
       maxRetryAfter: { doc: 'Longest Retry-After honoured when throttled.', format: 'positive-duration', default: '60s', env: 'UPSTREAM_MAX_RETRY_AFTER' },
-      concurrency: { doc: 'Requests in flight at once within one job run.', format: 'nat', default: 4, env: 'UPSTREAM_CONCURRENCY' },
+      concurrency: { doc: 'Requests in flight at once from one daemon process, every job and batch it runs together.', format: 'nat', default: 4, env: 'UPSTREAM_CONCURRENCY' },
       rateLimit: { doc: 'Requests per second to the upstream, for the whole fleet (through Redis); 0: no limit.', format: 'non-negative-number', default: 10, env: 'UPSTREAM_RATE_LIMIT' },
     },
     group: {

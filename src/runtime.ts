@@ -62,6 +62,8 @@ export function createRuntime(
     retries: config.upstream.retries,
     maxBodyBytes: config.upstream.maxBodyBytes,
     maxRetryAfterMs: config.upstream.maxRetryAfterMs,
+    // One cap for the process: the runs and batches a worker takes at once share it.
+    maxInFlight: config.upstream.concurrency,
     signal: abort.signal,
     // Beside the queue: one limit shared by every replica of this prefix.
     acquire: createUpstreamLimiter(statusRedis, internalKeys.upstreamRateLimit(config.cache.prefix), config.upstream.rateLimit).acquire,

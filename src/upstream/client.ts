@@ -1,4 +1,5 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import pLimit from 'p-limit';
 import got, { type Got } from 'got';
 import { UpstreamError, envelopeError, isThrottle } from './errors.js';
 import { decodeBody } from './body.js';
@@ -40,6 +41,13 @@ export interface UpstreamOptions {
   maxBodyBytes?: number;
   /** Longest wait a `Retry-After` may ask for. @defaultValue 60000 */
   maxRetryAfterMs?: number;
+  /**
+   * Requests in flight at once through this client, every caller together
+   * (the jobs and batches a worker runs at once share it); more wait their
+   * turn, in order. A deadline starts when the request is sent, not while it
+   * waits. @defaultValue no cap
+   */
+  maxInFlight?: number;
   /** Aborts every request in flight (shutdown). */
   signal?: AbortSignal;
   /**
@@ -148,16 +156,28 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   };
   o.signal?.addEventListener('abort', abortAll, { once: true });
 
+  // After the rate limit, before sending: when the limit binds, few requests
+  // are in flight and none waits here; when it does not, the cap bounds the
+  // process's memory by requests in flight, not by jobs × requests.
+  const slots = o.maxInFlight === undefined ? undefined : pLimit(o.maxInFlight);
+
   async function get(request: UpstreamRequest, requestOptions: RequestOptions = {}): Promise<UpstreamAnswer> {
     const route = `GET ${request.path}`;
-    const token = options.token();
-    auth.check(token, route);
+    auth.check(options.token(), route);
     try {
       await options.acquire?.(requestOptions.horizonMs ?? 30_000, o.signal);
     } catch (error) {
       if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`, { cause: error });
       throw new UpstreamError('ERR_UPSTREAM_NETWORK', `${route}: not sent, the rate limiter failed`, { retryable: true, cause: error });
     }
+    if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`);
+    return slots ? slots(() => send(route, request, requestOptions)) : send(route, request, requestOptions);
+  }
+
+  async function send(route: string, request: UpstreamRequest, requestOptions: RequestOptions): Promise<UpstreamAnswer> {
+    // Read again: the token may have been rotated, or refused, while this request waited for a slot.
+    const token = options.token();
+    auth.check(token, route);
     if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`);
     const searchParams = new URLSearchParams();
     for (const [name, value] of Object.entries(request.query ?? {})) searchParams.set(name, String(value));

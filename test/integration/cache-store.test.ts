@@ -54,6 +54,15 @@ describe('cache writes', () => {
     expect(ttl).toBeLessThanOrEqual(60);
   });
 
+  it('writes nothing of a 450-key write whose last value cannot be serialised, and says which error', async () => {
+    const { redis, prefix } = owned();
+    const entries = Array.from({ length: 450 }, (_, i) => ({ key: `${prefix}:k:${i}`, value: { i } as Record<string, unknown>, ttlMs: 60_000 }));
+    entries[449]!.value = { id: 82811825141841812n };
+
+    await expect(new CacheStore(redis, prefix).write(entries)).rejects.toThrow(/BigInt/);
+    expect(await keysUnder(redis, prefix)).toEqual([]);
+  });
+
   it('returns the replies of a batch split over round trips in command order, errors in place', async () => {
     const { redis, prefix } = owned();
     const sizes = pipelineSizes(redis);

@@ -58,6 +58,30 @@ describe('requests of a long-lived daemon', () => {
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
+  it('stay within UPSTREAM_CONCURRENCY for the whole process when two refreshes run at once', async () => {
+    const h = await create({ projects: 24, simulator: { latencyMs: 40 }, env: { UPSTREAM_CONCURRENCY: '3' } });
+    expect((await h.run('projects-list')).error).toBeUndefined();
+    h.sim.resetRequests();
+    // Each run alone may have 3 in flight: together, without one cap, 6.
+    const results = await Promise.all([h.run('topics'), h.run('project-stats')]);
+    for (const result of results) expect(result.error).toBeUndefined();
+    expect(h.sim.count()).toBeGreaterThan(20);
+    expect(h.sim.maxInFlight).toBe(3);
+  });
+
+  it('waiting for a slot at shutdown, are not sent and end with ERR_ABORTED at once', async () => {
+    const h = await create({ simulator: { latencyMs: 5_000 }, env: { UPSTREAM_CONCURRENCY: '1' } });
+    const pending = h.run('projects-list');
+    await waitFor('the first list request in flight', () => h.sim.count('projects') >= 1 || undefined);
+    h.runtime.abort.abort();
+    const started = Date.now();
+    const result = await pending;
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect((result.error as WarmerError | undefined)?.code).toBe('ERR_ABORTED');
+    // The two scopes that waited behind the first were never sent.
+    expect(h.sim.count('projects')).toBe(1);
+  });
+
   it('are abandoned with ERR_ABORTED at shutdown while in flight, long before their deadline', async () => {
     const h = await create({ simulator: { latencyMs: 5_000 } });
     const pending = h.run('projects-list');

@@ -53,6 +53,9 @@ export interface Simulator {
   /** Mutable: tests may change it (delete a project, add topics) and the next request sees it. */
   data: SimulatorData;
   requests: RequestRecord[];
+  /** Requests being answered right now, and the most at once since the last resetRequests(). */
+  inFlight: number;
+  maxInFlight: number;
   count(route?: RouteName): number;
   resetRequests(): void;
   setToken(token: string): void;
@@ -219,6 +222,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const authorized = req.headers.authorization === options.token;
     const record: RequestRecord = { at: Date.now(), method: req.method ?? '', path: url.pathname, query, authorized, status: 0, route: target.route };
     sim.requests.push(record);
+    sim.inFlight += 1;
+    sim.maxInFlight = Math.max(sim.maxInFlight, sim.inFlight);
+    res.once('close', () => (sim.inFlight -= 1));
     res.on('error', () => undefined); // a client hanging up mid-answer is routine here
     res.setHeader('content-type', 'application/json; charset=UTF-8');
     res.setHeader('x-expire-in', String(options.expireInSeconds));
@@ -297,9 +303,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     options,
     data,
     requests: [],
+    inFlight: 0,
+    maxInFlight: 0,
     count: (route) => (route === undefined ? sim.requests.length : sim.requests.filter((r) => r.route === route).length),
     resetRequests: () => {
       sim.requests = [];
+      sim.maxInFlight = sim.inFlight;
     },
     setToken: (token) => {
       options.token = token;
