@@ -19,7 +19,8 @@ export interface WriteTotals {
  * EX ttl`, pipelined (per master on a cluster) in round trips of
  * BATCH_ROUND_TRIP commands: a round trip per 200 keys, not per key.
  * Every value is serialised before anything is sent, so a bad value cannot
- * leave a half-written batch behind.
+ * leave a half-written batch behind; a round trip that fails leaves the
+ * earlier ones written (a pipeline is not a transaction).
  */
 export class CacheStore {
   constructor(
@@ -37,16 +38,17 @@ export class CacheStore {
     const keep = entries.length <= BATCH_ROUND_TRIP;
     let bytes = 0;
     const serialised = entries.map((e) => {
-      const json = JSON.stringify(e.value);
+      const json = serialise(e);
       bytes += Buffer.byteLength(json);
       return keep ? json : undefined;
     });
     for (let i = 0; i < entries.length; i += BATCH_ROUND_TRIP) {
-      const commands = entries.slice(i, i + BATCH_ROUND_TRIP).map((e, j): BatchCommand => ['set', e.key, serialised[i + j] ?? JSON.stringify(e.value), 'EX', ttlSeconds(e.ttlMs)]);
+      const commands = entries.slice(i, i + BATCH_ROUND_TRIP).map((e, j): BatchCommand => ['set', e.key, serialised[i + j] ?? serialise(e), 'EX', ttlSeconds(e.ttlMs)]);
       const results = await execBatch(this.redis, commands);
       const failed = results.find(([error]) => error);
       if (results.length !== commands.length || failed) {
-        throw new WarmerError('ERR_CACHE', `writing ${entries.length} keys failed after ${i} were written: ${failed?.[0]?.message ?? 'no reply'}`, { cause: failed?.[0] });
+        const written = i + results.filter(([error]) => !error).length;
+        throw new WarmerError('ERR_CACHE', `writing ${entries.length} keys failed, ${written} written: ${failed?.[0]?.message ?? 'no reply'}`, { cause: failed?.[0] });
       }
     }
     return { keys: entries.length, bytes };
@@ -111,6 +113,15 @@ export class CacheStore {
   }
 }
 
+/** A value as JSON; one that has none (a bigint, a cycle) is a typed error naming its key. */
+function serialise(entry: CacheEntry): string {
+  try {
+    return JSON.stringify(entry.value);
+  } catch (error) {
+    throw new WarmerError('ERR_CACHE', `the value of ${entry.key} cannot be written as JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** What serving stale needs of a stored value: when it was fetched and whether it is an empty answer. */
 function readStored(text: string): { cachedAt: number; empty: boolean } | undefined {
   let value: unknown;
@@ -140,6 +151,12 @@ export class BatchWriter {
     private readonly store: CacheStore,
     private readonly batchSize = 200,
   ) {}
+
+  /** Counts keys written elsewhere for this run (a shared fetch-and-write of a list). */
+  count(written: WriteTotals): void {
+    this.totals.keys += written.keys;
+    this.totals.bytes += written.bytes;
+  }
 
   add(entries: readonly CacheEntry[]): void {
     this.pending.push(...entries);

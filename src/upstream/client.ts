@@ -157,8 +157,9 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   o.signal?.addEventListener('abort', abortAll, { once: true });
 
   // After the rate limit, before sending: when the limit binds, few requests
-  // are in flight and none waits here; when it does not, the cap bounds the
-  // process's memory by requests in flight, not by jobs × requests.
+  // are in flight and seldom wait here; when it does not, the cap bounds the
+  // process's memory by requests in flight, not by jobs × requests. A retry
+  // keeps its slot while it waits for the rate limit (beforeRetry).
   const slots = o.maxInFlight === undefined ? undefined : pLimit(o.maxInFlight);
 
   async function get(request: UpstreamRequest, requestOptions: RequestOptions = {}): Promise<UpstreamAnswer> {

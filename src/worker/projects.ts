@@ -1,4 +1,4 @@
-import type { CacheStore } from '../cache/store.js';
+import type { CacheStore, WriteTotals } from '../cache/store.js';
 import { internalKeys } from '../cache/keys.js';
 import type { JobPlan } from '../definition/parse.js';
 import { isIdString } from '../shared/ids.js';
@@ -41,8 +41,7 @@ export async function listProjects(provider: JobPlan | undefined, context: Proje
   for (const scope of context.scopes) {
     const listKey = projectListKey(plan, scope, context.cache.prefix);
     // The read is shared too: a caller that read "not warm" just before another finished fetching would fetch again.
-    const { fetched } = sharedWhileInFlight(`read ${listKey}`, context.cache, async () => (await context.cache.readJson(listKey)) ?? fetchList(plan, scope, key, context));
-    const value = await fetched;
+    const value = await sharedWhileInFlight(`read ${listKey}`, context.cache, async () => (await context.cache.readJson(listKey)) ?? fetchList(plan, scope, key, context));
     for (const id of ids(value ?? {})) if (isIdString(id)) all.add(id);
   }
   const gone = await context.cache.goneProjects(internalKeys.goneProjects(context.cache.prefix));
@@ -50,24 +49,33 @@ export async function listProjects(provider: JobPlan | undefined, context: Proje
 }
 
 async function fetchList(plan: JobPlan, scope: string, key: string, context: ProjectSourceContext): Promise<unknown> {
-  const { fetched, started } = fetchProviderScope(plan, scope, { ...context, now: new Date() });
-  const { entries, outputs } = await fetched;
-  // Joined the projects-list run's own fetch of this scope: that run writes the entries.
-  if (started) await context.cache.write(entries);
+  const { outputs } = await warmProviderScope(plan, scope, { ...context, now: new Date() });
   return outputs.find((o) => o.key === key)?.value;
+}
+
+/** One scope of the provider's list, fetched and written. */
+export interface WarmedScope {
+  outputs: FetchedUnit['outputs'];
+  written: WriteTotals;
 }
 
 /**
  * Fetches one scope of the provider's list (one unit of the projects-list
- * job), sharing a fetch of the same scope already in flight in this process.
- * On a cold start the projects-list run and the per-project jobs' first runs
- * all want the ongoing list at the same moment: one fetch, not two, holding
- * one copy of every page and spending the rate limit once. `started` says
- * whether this call sent it (and so owns writing it).
+ * job) and writes its keys, sharing a fetch-and-write of the same scope
+ * already in flight in this process. On a cold start the projects-list run
+ * and the per-project jobs' first runs all want the ongoing list at the same
+ * moment: one fetch, not two, holding one copy of every page and spending the
+ * rate limit once. The write is part of what is shared: until it is done the
+ * list is not warm, and a caller that came then would fetch again. Whoever
+ * joins gets the values of the fetch that was started first (its `cached_at`
+ * may be a moment before the joining run started).
  */
-export function fetchProviderScope(plan: JobPlan, scope: string, context: UnitFetchContext): { fetched: Promise<FetchedUnit>; started: boolean } {
+export function warmProviderScope(plan: JobPlan, scope: string, context: UnitFetchContext): Promise<WarmedScope> {
   const listKey = projectListKey(plan, scope, context.cache.prefix);
-  return sharedWhileInFlight(`fetch ${listKey}`, context.cache, () => fetchUnit(plan, { variant: scope }, context));
+  return sharedWhileInFlight(`fetch ${listKey}`, context.cache, async () => {
+    const { entries, outputs } = await fetchUnit(plan, { variant: scope }, context);
+    return { outputs, written: await context.cache.write(entries) };
+  });
 }
 
 /** Whether a unit of `plan` is one scope of the provider's list (fetched through fetchProviderScope). */
@@ -85,14 +93,14 @@ export function isProviderScope(plan: JobPlan, unit: { projectId?: string; varia
  */
 const inFlight = new WeakMap<CacheStore, Map<string, Promise<unknown>>>();
 
-function sharedWhileInFlight<T>(key: string, cache: CacheStore, start: () => Promise<T>): { fetched: Promise<T>; started: boolean } {
+function sharedWhileInFlight<T>(key: string, cache: CacheStore, start: () => Promise<T>): Promise<T> {
   let running = inFlight.get(cache);
   if (!running) inFlight.set(cache, (running = new Map()));
   const joined = running.get(key) as Promise<T> | undefined;
-  if (joined) return { fetched: joined, started: false };
+  if (joined) return joined;
   const fetched = start().finally(() => running.delete(key));
   running.set(key, fetched);
-  return { fetched, started: true };
+  return fetched;
 }
 
 /** Asks the project's detail whether it was deleted (an empty answer elsewhere may be a glitch). */

@@ -8,7 +8,7 @@ import type { StatusStore, RunRecord } from '../status/store.js';
 import type { JobPlan } from '../definition/parse.js';
 import { PartialRefreshError, describeError, isWarmerError } from '../shared/errors.js';
 import { describeUnit, fetchUnit, ProjectGoneError, type Unit } from './units.js';
-import { fetchProviderScope, isProjectGone, isProviderScope, listProjects, markProjectGone } from './projects.js';
+import { isProjectGone, isProviderScope, listProjects, markProjectGone, warmProviderScope } from './projects.js';
 import { serveStale } from './stale.js';
 import { horizonForCadence } from '../limit/upstream-limiter.js';
 
@@ -20,7 +20,7 @@ export interface RunContext {
   groupId: string;
   timeZone: string;
   scopes: readonly string[];
-  /** Requests in flight at once within this run. */
+  /** Units in flight at once within this run (requests are capped per process by the upstream client). */
   concurrency: number;
   /** The job that lists projects, for per-project fan-out. */
   projectsProvider: JobPlan | undefined;
@@ -125,9 +125,12 @@ export async function refreshUnits(plan: JobPlan, units: readonly Unit[], contex
           return;
         }
         try {
-          // A scope of the projects list may already be in flight for another job's cold start: joined, not fetched twice.
-          const { entries } = await (isProviderScope(plan, unit) ? fetchProviderScope(plan, unit.variant, fetchContext).fetched : fetchUnit(plan, unit, fetchContext));
-          writer.add(entries);
+          if (isProviderScope(plan, unit)) {
+            // A scope of the projects list may already be in flight for another job's cold start: joined, not fetched twice.
+            writer.count((await warmProviderScope(plan, unit.variant, fetchContext)).written);
+          } else {
+            writer.add((await fetchUnit(plan, unit, fetchContext)).entries);
+          }
           outcome.itemsOk += 1;
           ended('ok');
         } catch (error) {
@@ -280,7 +283,7 @@ export async function finishRun(plan: JobPlan, context: RunContext, trigger: Run
     job: result.job,
     ok: result.ok,
     at: Date.now(),
-    // Every value of the run has cached_at ≥ this: the status store's data age starts here.
+    // Every value of the run has cached_at ≥ this (but a list scope joined from another job's fetch, a moment older): the status store's data age starts here.
     startedAt: started,
     durationMs: result.durationMs,
     keysWritten: result.keysWritten,

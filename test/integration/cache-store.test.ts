@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { CacheStore } from '../../src/cache/store.js';
+import type { WarmerError } from '../../src/shared/errors.js';
 import { BATCH_ROUND_TRIP, execBatch, type BatchCommand } from '../../src/shared/redis.js';
 import { dropPrefix, keysUnder, newPrefix, testRedis } from '../support/redis.js';
 
@@ -54,12 +55,14 @@ describe('cache writes', () => {
     expect(ttl).toBeLessThanOrEqual(60);
   });
 
-  it('writes nothing of a 450-key write whose last value cannot be serialised, and says which error', async () => {
+  it('writes nothing of a 450-key write whose last value cannot be serialised, and names its key in an ERR_CACHE', async () => {
     const { redis, prefix } = owned();
     const entries = Array.from({ length: 450 }, (_, i) => ({ key: `${prefix}:k:${i}`, value: { i } as Record<string, unknown>, ttlMs: 60_000 }));
     entries[449]!.value = { id: 82811825141841812n };
 
-    await expect(new CacheStore(redis, prefix).write(entries)).rejects.toThrow(/BigInt/);
+    const error = await new CacheStore(redis, prefix).write(entries).catch((e: unknown) => e as WarmerError);
+    expect(error).toMatchObject({ code: 'ERR_CACHE' });
+    expect((error as Error).message).toContain(`the value of ${prefix}:k:449 cannot be written as JSON`);
     expect(await keysUnder(redis, prefix)).toEqual([]);
   });
 
