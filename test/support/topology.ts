@@ -66,7 +66,7 @@ export const REPLICA_ENV: Record<string, string> = {
   UPSTREAM_DEADLINE: '4s',
   UPSTREAM_RETRIES: '1',
   // Per process, shared by the two jobs a worker runs at once: 2 × 8, as when each run had its own 8.
-  // Fewer slow every run, and the 10 s jobs' batches wait behind the 2 s topics' (higher priority) after a failover.
+  // Fewer slow every run, and after a failover the backlog of runs and batches takes longer to clear.
   UPSTREAM_CONCURRENCY: '16',
   LOG_LEVEL: 'info',
 };
