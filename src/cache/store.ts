@@ -149,7 +149,7 @@ export class BatchWriter {
 
   constructor(
     private readonly store: CacheStore,
-    private readonly batchSize = 200,
+    private readonly batchSize = BATCH_ROUND_TRIP,
   ) {}
 
   /** Counts keys written elsewhere for this run (a shared fetch-and-write of a list). */

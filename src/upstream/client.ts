@@ -1,11 +1,11 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import pLimit from 'p-limit';
 import got, { type Got } from 'got';
 import { UpstreamError, envelopeError, isThrottle } from './errors.js';
 import { decodeBody } from './body.js';
 import { translateGotError } from './translate.js';
 import { parseUpstreamJson } from './json.js';
 import { AuthGate, ThrottleState } from './state.js';
+import { InFlight } from './in-flight.js';
 import type { RetryBudget } from './retry-budget.js';
 import { failureClass, routeClass } from './route-class.js';
 
@@ -147,20 +147,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     },
   });
 
-  // Shutdown aborts every request in flight through one listener: a listener
-  // per request on the long-lived signal would pass its limit of 10 at the
-  // 11th concurrent request (MaxListenersExceededWarning on stderr).
-  const inFlight = new Set<AbortController>();
-  const abortAll = () => {
-    for (const controller of inFlight) controller.abort(o.signal?.reason);
-  };
-  o.signal?.addEventListener('abort', abortAll, { once: true });
-
-  // After the rate limit, before sending: when the limit binds, few requests
-  // are in flight and seldom wait here; when it does not, the cap bounds the
-  // process's memory by requests in flight, not by jobs × requests. A retry
-  // keeps its slot while it waits for the rate limit (beforeRetry).
-  const slots = o.maxInFlight === undefined ? undefined : pLimit(o.maxInFlight);
+  // Slots are taken after the rate limit: when the limit binds, few requests
+  // are in flight and seldom wait for one. A retry keeps its slot while it
+  // waits for the rate limit (beforeRetry).
+  const inFlight = new InFlight(o.signal, o.maxInFlight);
+  const notSent = (route: string, cause?: unknown) => new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`, cause === undefined ? {} : { cause });
 
   async function get(request: UpstreamRequest, requestOptions: RequestOptions = {}): Promise<UpstreamAnswer> {
     const route = `GET ${request.path}`;
@@ -168,41 +159,29 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     try {
       await options.acquire?.(requestOptions.horizonMs ?? 30_000, o.signal);
     } catch (error) {
-      if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`, { cause: error });
+      if (o.signal?.aborted) throw notSent(route, error);
       throw new UpstreamError('ERR_UPSTREAM_NETWORK', `${route}: not sent, the rate limiter failed`, { retryable: true, cause: error });
     }
-    if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`);
-    return slots ? slots(() => send(route, request, requestOptions)) : send(route, request, requestOptions);
+    if (o.signal?.aborted) throw notSent(route);
+    return inFlight.whenFree(() => send(route, request, requestOptions));
   }
 
   async function send(route: string, request: UpstreamRequest, requestOptions: RequestOptions): Promise<UpstreamAnswer> {
     // Read again: the token may have been rotated, or refused, while this request waited for a slot.
     const token = options.token();
     auth.check(token, route);
-    if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: not sent, shutting down`);
+    if (o.signal?.aborted) throw notSent(route);
     const searchParams = new URLSearchParams();
     for (const [name, value] of Object.entries(request.query ?? {})) searchParams.set(name, String(value));
 
-    // One controller per request, aborted by the deadline or by shutdown.
-    // Not AbortSignal.any([o.signal, AbortSignal.timeout(…)]): on Node 20
-    // every call adds an entry to the long-lived shutdown signal's set of
-    // dependants that is never removed (measured: 500,000 calls, 500,000
-    // entries, +30 MB of heap), a leak of about 60 bytes per request in a
-    // daemon that makes millions. The timer and the membership end with the request.
-    const controller = new AbortController();
-    let deadlineHit = false;
-    const deadline = setTimeout(() => {
-      deadlineHit = true;
-      controller.abort(new DOMException(`deadline of ${o.deadlineMs} ms`, 'TimeoutError'));
-    }, o.deadlineMs);
-    inFlight.add(controller);
+    const ticket = inFlight.start(o.deadlineMs);
     let tooLarge = false;
     let response;
     try {
       const pending = client.get(request.path.replace(/^\//, ''), {
         responseType: 'buffer',
         searchParams,
-        signal: controller.signal,
+        signal: ticket.signal,
         context: {
           token,
           horizonMs: requestOptions.horizonMs ?? 30_000,
@@ -227,7 +206,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         throw new UpstreamError('ERR_UPSTREAM_TOO_LARGE', `${route}: body over ${o.maxBodyBytes} bytes, cut off`, { cause: error });
       }
       if (o.signal?.aborted) throw new UpstreamError('ERR_ABORTED', `${route}: abandoned, shutting down`, { cause: error });
-      if (deadlineHit) {
+      if (ticket.timedOut()) {
         throw new UpstreamError('ERR_UPSTREAM_TIMEOUT', `${route}: no answer within ${o.deadlineMs} ms (retries included)`, { retryable: true, cause: error });
       }
       const translated = translateGotError(route, error, o.maxRetryAfterMs);
@@ -235,8 +214,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       if (isThrottle(translated)) throttle.note(translated.retryAfterMs);
       throw translated;
     } finally {
-      clearTimeout(deadline);
-      inFlight.delete(controller);
+      ticket.end();
     }
     if (response.statusCode >= 300) {
       throw new UpstreamError('ERR_UPSTREAM_HTTP', `${route}: HTTP ${response.statusCode} redirect not followed`, { status: response.statusCode });
